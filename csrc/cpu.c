@@ -1,0 +1,193 @@
+/*
+ * cpu.c -- which instruction sets this CPU (and OS) supports, which kernel
+ * path is in use, and how many threads the kernels may use.
+ *
+ * Detection follows what OpenBLAS' DYNAMIC_ARCH and BLIS do: cpuid says what
+ * the CPU has, xgetbv says whether the OS saves the wide registers on a
+ * context switch; both must agree before a path is used.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu.h"
+#include "nncore.h"
+
+#if defined(NNCORE_OPENMP)
+#include <omp.h>
+#endif
+
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86)
+#define NC_X86 1
+#if defined(_MSC_VER)
+#include <immintrin.h>
+#include <intrin.h>
+static void cpuid(int leaf, int subleaf, unsigned r[4])
+{
+    int regs[4];
+    __cpuidex(regs, leaf, subleaf);
+    for (int i = 0; i < 4; i++)
+        r[i] = (unsigned)regs[i];
+}
+static unsigned long long xgetbv0(void)
+{
+    return _xgetbv(0);
+}
+#else
+#include <cpuid.h>
+static void cpuid(int leaf, int subleaf, unsigned r[4])
+{
+    __cpuid_count(leaf, subleaf, r[0], r[1], r[2], r[3]);
+}
+static unsigned long long xgetbv0(void)
+{
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((unsigned long long)hi << 32) | lo;
+}
+#endif
+#endif
+
+static nc_cpu_info detected;    /* what the hardware supports */
+static const char *kernel_name; /* the path in use */
+static int num_threads;
+static int initialized;
+
+static void detect(nc_cpu_info *info)
+{
+    memset(info, 0, sizeof *info);
+#if defined(NC_X86)
+    unsigned r[4];
+    cpuid(0, 0, r);
+    unsigned max_leaf = r[0];
+    cpuid(1, 0, r);
+    info->sse2 = (r[3] >> 26) & 1;
+    int osxsave = (r[2] >> 27) & 1, avx = (r[2] >> 28) & 1, fma = (r[2] >> 12) & 1;
+    unsigned long long xcr0 = osxsave ? xgetbv0() : 0;
+    int os_ymm = (xcr0 & 0x6) == 0x6;   /* XMM and YMM state saved */
+    int os_zmm = (xcr0 & 0xe6) == 0xe6; /* plus opmask, ZMM_Hi256, Hi16_ZMM */
+    info->avx = avx && os_ymm;
+    info->fma = fma && os_ymm;
+    if (max_leaf >= 7) {
+        cpuid(7, 0, r);
+        info->avx2 = ((r[1] >> 5) & 1) && os_ymm;
+        info->avx512f = ((r[1] >> 16) & 1) && os_zmm;
+    }
+#elif defined(__aarch64__) || defined(_M_ARM64)
+    info->neon = 1; /* Advanced SIMD is mandatory in AArch64 */
+#endif
+}
+
+/* The best path compiled in and supported here. */
+static const char *best_kernel(const nc_cpu_info *info)
+{
+#if defined(NNCORE_HAVE_AVX512)
+    if (info->avx512f && info->avx2 && info->fma)
+        return "avx512";
+#endif
+#if defined(NNCORE_HAVE_AVX2)
+    if (info->avx2 && info->fma)
+        return "avx2";
+#endif
+#if defined(NNCORE_HAVE_NEON)
+    if (info->neon)
+        return "neon";
+#endif
+    (void)info;
+    return "generic";
+}
+
+/* The static string for a path name, so callers may free theirs. */
+static const char *canonical_name(const char *name)
+{
+    static const char *const names[] = {"generic", "avx2", "avx512", "neon"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i]) == 0)
+            return names[i];
+    return "generic";
+}
+
+static int kernel_supported(const char *name)
+{
+    if (strcmp(name, "generic") == 0)
+        return 1;
+#if defined(NNCORE_HAVE_AVX2)
+    if (strcmp(name, "avx2") == 0)
+        return detected.avx2 && detected.fma;
+#endif
+#if defined(NNCORE_HAVE_AVX512)
+    if (strcmp(name, "avx512") == 0)
+        return detected.avx512f && detected.avx2 && detected.fma;
+#endif
+#if defined(NNCORE_HAVE_NEON)
+    if (strcmp(name, "neon") == 0)
+        return detected.neon;
+#endif
+    return 0;
+}
+
+static int env_int(const char *name)
+{
+    const char *s = getenv(name);
+    if (!s || !*s)
+        return 0;
+    char *end;
+    long v = strtol(s, &end, 10);
+    return (*end == '\0' && v > 0 && v < 4096) ? (int)v : 0;
+}
+
+static int default_threads(void)
+{
+    int n = env_int("NNCORE_NUM_THREADS");
+    if (!n)
+        n = env_int("OMP_NUM_THREADS");
+#if defined(NNCORE_OPENMP)
+    if (!n)
+        n = omp_get_num_procs();
+#endif
+    return n > 0 ? n : 1;
+}
+
+/* Runs once. The first call comes from the module import, holding the GIL,
+ * so no lock is needed; later calls only read. */
+void nc_cpu_init(void)
+{
+    if (initialized)
+        return;
+    detect(&detected);
+    kernel_name = best_kernel(&detected);
+    const char *forced = getenv("NNCORE_ARCH");
+    if (forced && *forced && kernel_supported(forced))
+        kernel_name = canonical_name(forced);
+    num_threads = default_threads();
+    nc_select_kernels(kernel_name);
+    initialized = 1;
+}
+
+void nc_cpu_features(nc_cpu_info *info)
+{
+    nc_cpu_init();
+    *info = detected;
+    info->kernel = kernel_name;
+}
+
+nc_status nc_set_kernel(const char *name)
+{
+    nc_cpu_init();
+    if (!name || !kernel_supported(name))
+        return NC_ERR_INVALID_ARGUMENT;
+    kernel_name = canonical_name(name);
+    nc_select_kernels(kernel_name);
+    return NC_OK;
+}
+
+void nc_set_num_threads(int n)
+{
+    nc_cpu_init();
+    num_threads = n > 0 ? n : 1;
+}
+
+int nc_get_num_threads(void)
+{
+    nc_cpu_init();
+    return num_threads;
+}

@@ -1,0 +1,387 @@
+/*
+ * nncore.h -- the whole public C API of nncore, in one header.
+ *
+ * Conventions (read these once; every declaration below follows them):
+ *   - Plain C11. No Python, no numpy. Kernels never allocate, print or exit:
+ *     they return an nc_status. Callers own every buffer.
+ *   - Every kernel exists for float (suffix _f32) and double (suffix _f64).
+ *     Its naive reference twin carries an extra _ref (nc_gemm_f32_ref); the
+ *     twins are the portable fallback and the test oracle.
+ *   - Sizes and indexes are size_t. Strides are ptrdiff_t, counted in
+ *     ELEMENTS (not bytes), and may be negative or zero where it makes sense.
+ *   - Matrices are described BLIS-style by a pointer, a row stride (rs) and a
+ *     column stride (cs): element (i, j) of A is a[i*rs + j*cs]. A row-major
+ *     matrix with leading dimension ld has rs = ld, cs = 1; its transpose is
+ *     the same pointer with rs and cs swapped. So every numpy view, transposed
+ *     or sliced, is described without a copy.
+ *   - "out first, inputs after, sizes last" is NOT followed for matrices,
+ *     where BLAS order (sizes, alpha, A, B, beta, C) is what readers expect;
+ *     elementwise kernels take (sizes, inputs..., outputs...).
+ *   - Output buffers may alias inputs exactly where a comment says so.
+ */
+#ifndef NNCORE_H
+#define NNCORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ status */
+
+typedef enum nc_status {
+    NC_OK = 0,
+    NC_ERR_INVALID_ARGUMENT = 1, /* a size, enum, label or pointer is invalid */
+    NC_ERR_NONFINITE = 2,        /* a loss or value became NaN/inf */
+    NC_ERR_OUT_OF_MEMORY = 3,    /* only functions that say they allocate */
+    NC_ERR_INTERRUPTED = 4,      /* a progress callback asked to stop */
+    NC_ERR_WORKSPACE = 5         /* workspace smaller than *_workspace_size */
+} nc_status;
+
+/* A short English description of a status, never NULL. */
+const char *nc_status_message(nc_status status);
+
+/* --------------------------------------------------------- CPU and threads */
+
+typedef struct nc_cpu_info {
+    int sse2, avx, avx2, fma, avx512f, neon; /* 1 when the CPU and OS support it */
+    const char *kernel; /* the path in use: "avx512", "avx2", "neon", "generic" */
+} nc_cpu_info;
+
+/* Detects the CPU once (thread-safe) and fills *info. The path in use is the
+ * best one the CPU supports, unless the environment variable NNCORE_ARCH names
+ * another supported one ("generic", "avx2", "avx512", "neon"). */
+void nc_cpu_features(nc_cpu_info *info);
+
+/* Forces a kernel path by name; NC_ERR_INVALID_ARGUMENT if unknown or not
+ * supported by this CPU. Not thread-safe against running kernels. */
+nc_status nc_set_kernel(const char *name);
+
+/* Threads used by the kernels and the training loop (>= 1). The initial value
+ * comes from NNCORE_NUM_THREADS, else OMP_NUM_THREADS, else the core count.
+ * Results are bit-identical for every thread count. */
+void nc_set_num_threads(int n);
+int nc_get_num_threads(void);
+
+/* -------------------------------------------------------------------- GEMM */
+
+/* C = alpha * A * B + beta * C, with A m x k, B k x n, C m x n, each given by
+ * pointer, row stride and column stride (see the conventions). Transposes are
+ * expressed by swapping strides. When beta == 0, C is not read (NaN in C does
+ * not propagate), as in BLAS. k == 0 gives C = beta * C. C must not overlap A
+ * or B. */
+nc_status nc_gemm_f32(size_t m, size_t n, size_t k, float alpha, const float *a, ptrdiff_t a_rs,
+                      ptrdiff_t a_cs, const float *b, ptrdiff_t b_rs, ptrdiff_t b_cs, float beta,
+                      float *c, ptrdiff_t c_rs, ptrdiff_t c_cs);
+nc_status nc_gemm_f64(size_t m, size_t n, size_t k, double alpha, const double *a, ptrdiff_t a_rs,
+                      ptrdiff_t a_cs, const double *b, ptrdiff_t b_rs, ptrdiff_t b_cs, double beta,
+                      double *c, ptrdiff_t c_rs, ptrdiff_t c_cs);
+nc_status nc_gemm_f32_ref(size_t m, size_t n, size_t k, float alpha, const float *a, ptrdiff_t a_rs,
+                          ptrdiff_t a_cs, const float *b, ptrdiff_t b_rs, ptrdiff_t b_cs,
+                          float beta, float *c, ptrdiff_t c_rs, ptrdiff_t c_cs);
+nc_status nc_gemm_f64_ref(size_t m, size_t n, size_t k, double alpha, const double *a,
+                          ptrdiff_t a_rs, ptrdiff_t a_cs, const double *b, ptrdiff_t b_rs,
+                          ptrdiff_t b_cs, double beta, double *c, ptrdiff_t c_rs, ptrdiff_t c_cs);
+
+/* ------------------------------------------------------ dense-layer pieces */
+
+/* y[i, j] += bias[j] for an m x n matrix y with row stride y_rs (cs = 1). */
+nc_status nc_bias_add_f32(size_t m, size_t n, const float *bias, float *y, ptrdiff_t y_rs);
+nc_status nc_bias_add_f64(size_t m, size_t n, const double *bias, double *y, ptrdiff_t y_rs);
+nc_status nc_bias_add_f32_ref(size_t m, size_t n, const float *bias, float *y, ptrdiff_t y_rs);
+nc_status nc_bias_add_f64_ref(size_t m, size_t n, const double *bias, double *y, ptrdiff_t y_rs);
+
+/* dbias[j] = beta * dbias[j] + sum_i dy[i, j]  (beta 0: overwrite, 1: accumulate).
+ * The sum runs over i in increasing order, so it is deterministic. */
+nc_status nc_bias_grad_f32(size_t m, size_t n, const float *dy, ptrdiff_t dy_rs, float beta,
+                           float *dbias);
+nc_status nc_bias_grad_f64(size_t m, size_t n, const double *dy, ptrdiff_t dy_rs, double beta,
+                           double *dbias);
+nc_status nc_bias_grad_f32_ref(size_t m, size_t n, const float *dy, ptrdiff_t dy_rs, float beta,
+                               float *dbias);
+nc_status nc_bias_grad_f64_ref(size_t m, size_t n, const double *dy, ptrdiff_t dy_rs, double beta,
+                               double *dbias);
+
+/* ------------------------------------------------------------- activations */
+
+typedef enum nc_activation {
+    NC_ACT_LINEAR = 0,     /* y = x */
+    NC_ACT_RELU = 1,       /* y = max(x, 0); relu'(0) = 0 */
+    NC_ACT_LEAKY_RELU = 2, /* y = x if x > 0 else alpha*x   (alpha default 0.01) */
+    NC_ACT_ELU = 3,        /* y = x if x > 0 else alpha*(exp(x)-1)   (alpha default 1) */
+    NC_ACT_SIGMOID = 4,    /* y = 1/(1+exp(-x)), no overflow for any finite x */
+    NC_ACT_TANH = 5,       /* y = tanh(x) */
+    NC_ACT_SOFTPLUS = 6,   /* y = log(1+exp(x)), no overflow for any finite x */
+    NC_ACT_GELU = 7,       /* y = x/2 * (1 + erf(x/sqrt(2)))   (exact form) */
+    NC_ACT_SOFTMAX = 8     /* row-wise: y[i,j] = exp(x[i,j]-max_j) / sum_j exp(...) */
+} nc_activation;
+#define NC_ACT_COUNT 9
+
+/* y = f(x) over an m x n matrix (column stride 1; row strides given, so a row
+ * block of a larger matrix needs no copy). alpha is used by leaky_relu and elu
+ * only. y may be x (in place). */
+nc_status nc_activation_forward_f32(nc_activation act, float alpha, size_t m, size_t n,
+                                    const float *x, ptrdiff_t x_rs, float *y, ptrdiff_t y_rs);
+nc_status nc_activation_forward_f64(nc_activation act, double alpha, size_t m, size_t n,
+                                    const double *x, ptrdiff_t x_rs, double *y, ptrdiff_t y_rs);
+nc_status nc_activation_forward_f32_ref(nc_activation act, float alpha, size_t m, size_t n,
+                                        const float *x, ptrdiff_t x_rs, float *y, ptrdiff_t y_rs);
+nc_status nc_activation_forward_f64_ref(nc_activation act, double alpha, size_t m, size_t n,
+                                        const double *x, ptrdiff_t x_rs, double *y, ptrdiff_t y_rs);
+
+/* dx = dL/dx given x (pre-activation), y = f(x) and dy = dL/dy, all m x n with
+ * column stride 1. Each activation reads whichever of x and y is cheaper and
+ * more accurate (sigmoid, tanh, softmax, elu use y; the others x); the caller
+ * passes both. For softmax, dx_i = y_i * (dy_i - sum_j dy_j y_j) per row.
+ * dx may be dy (in place), never x or y. */
+nc_status nc_activation_backward_f32(nc_activation act, float alpha, size_t m, size_t n,
+                                     const float *x, ptrdiff_t x_rs, const float *y, ptrdiff_t y_rs,
+                                     const float *dy, ptrdiff_t dy_rs, float *dx, ptrdiff_t dx_rs);
+nc_status nc_activation_backward_f64(nc_activation act, double alpha, size_t m, size_t n,
+                                     const double *x, ptrdiff_t x_rs, const double *y,
+                                     ptrdiff_t y_rs, const double *dy, ptrdiff_t dy_rs, double *dx,
+                                     ptrdiff_t dx_rs);
+nc_status nc_activation_backward_f32_ref(nc_activation act, float alpha, size_t m, size_t n,
+                                         const float *x, ptrdiff_t x_rs, const float *y,
+                                         ptrdiff_t y_rs, const float *dy, ptrdiff_t dy_rs,
+                                         float *dx, ptrdiff_t dx_rs);
+nc_status nc_activation_backward_f64_ref(nc_activation act, double alpha, size_t m, size_t n,
+                                         const double *x, ptrdiff_t x_rs, const double *y,
+                                         ptrdiff_t y_rs, const double *dy, ptrdiff_t dy_rs,
+                                         double *dx, ptrdiff_t dx_rs);
+
+/* ------------------------------------------------------------------ losses */
+
+typedef enum nc_loss {
+    NC_LOSS_MSE = 0,                            /* mean((p-t)^2) */
+    NC_LOSS_MAE = 1,                            /* mean(|p-t|) */
+    NC_LOSS_HUBER = 2,                          /* delta 1: d^2/2 if |d|<=1 else |d|-1/2 */
+    NC_LOSS_POISSON = 3,                        /* mean(p - t*log(p + 1e-7)) as Keras */
+    NC_LOSS_BINARY_CROSSENTROPY = 4,            /* mean(-(t log p + (1-t) log(1-p))) */
+    NC_LOSS_CATEGORICAL_CROSSENTROPY = 5,       /* mean_i -sum_j t_ij log p_ij */
+    NC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY = 6 /* the same with t_i a class index */
+} nc_loss;
+#define NC_LOSS_COUNT 7
+
+/* The loss of predictions p (m samples x n outputs, row stride p_rs, column
+ * stride 1) against targets t (same shape and stride t_rs; for the sparse
+ * cross-entropy t is m x 1 holding class indices 0..n-1 as exact integers in
+ * the float type, with t_rs its stride between samples).
+ *
+ * Per-sample loss l_i is the mean over the n outputs of the elementwise loss
+ * (the SUM over classes for the two categorical cross-entropies). The result
+ * is sum_i w_i * l_i / m, with w_i = 1 when sample_weight is NULL (Keras).
+ *
+ * from_logits = 0: p are probabilities for the cross-entropies, clipped to
+ * [1e-7, 1-1e-7] (Keras). from_logits = 1 (cross-entropies only): p are the
+ * logits z of a sigmoid (binary) or softmax (categorical) output, and the loss
+ * is computed by log-sum-exp without clipping.
+ *
+ * The value is accumulated in double and written to *value. Returns
+ * NC_ERR_INVALID_ARGUMENT for a sparse label that is not an integer in
+ * [0, n) or from_logits on a loss that has no logits form. m == 0 gives 0. */
+nc_status nc_loss_value_f32(nc_loss loss, int from_logits, size_t m, size_t n, const float *p,
+                            ptrdiff_t p_rs, const float *t, ptrdiff_t t_rs,
+                            const float *sample_weight, double *value);
+nc_status nc_loss_value_f64(nc_loss loss, int from_logits, size_t m, size_t n, const double *p,
+                            ptrdiff_t p_rs, const double *t, ptrdiff_t t_rs,
+                            const double *sample_weight, double *value);
+nc_status nc_loss_value_f32_ref(nc_loss loss, int from_logits, size_t m, size_t n, const float *p,
+                                ptrdiff_t p_rs, const float *t, ptrdiff_t t_rs,
+                                const float *sample_weight, double *value);
+nc_status nc_loss_value_f64_ref(nc_loss loss, int from_logits, size_t m, size_t n, const double *p,
+                                ptrdiff_t p_rs, const double *t, ptrdiff_t t_rs,
+                                const double *sample_weight, double *value);
+
+/* grad = d(loss value above)/dp, m x n with row stride g_rs. With
+ * from_logits = 1 it is the gradient at the logits: exactly
+ * w_i * (softmax(z)_ij - t_ij) / m for the categorical cross-entropies and
+ * w_i * (sigmoid(z)_ij - t_ij) / (m*n) for the binary one. Where the clip of
+ * the probability form is active the gradient is 0 (as in Keras). grad may
+ * be p (in place). */
+nc_status nc_loss_grad_f32(nc_loss loss, int from_logits, size_t m, size_t n, const float *p,
+                           ptrdiff_t p_rs, const float *t, ptrdiff_t t_rs,
+                           const float *sample_weight, float *grad, ptrdiff_t g_rs);
+nc_status nc_loss_grad_f64(nc_loss loss, int from_logits, size_t m, size_t n, const double *p,
+                           ptrdiff_t p_rs, const double *t, ptrdiff_t t_rs,
+                           const double *sample_weight, double *grad, ptrdiff_t g_rs);
+nc_status nc_loss_grad_f32_ref(nc_loss loss, int from_logits, size_t m, size_t n, const float *p,
+                               ptrdiff_t p_rs, const float *t, ptrdiff_t t_rs,
+                               const float *sample_weight, float *grad, ptrdiff_t g_rs);
+nc_status nc_loss_grad_f64_ref(nc_loss loss, int from_logits, size_t m, size_t n, const double *p,
+                               ptrdiff_t p_rs, const double *t, ptrdiff_t t_rs,
+                               const double *sample_weight, double *grad, ptrdiff_t g_rs);
+
+/* -------------------------------------------------------------- optimizers */
+
+typedef enum nc_optimizer_kind {
+    NC_OPT_SGD = 0,   /* v = momentum*v - lr*g; w += v  (nesterov: w += momentum*v - lr*g) */
+    NC_OPT_ADAM = 1,  /* m,v moments; w -= lr*sqrt(1-b2^t)/(1-b1^t) * m/(sqrt(v)+eps) */
+    NC_OPT_ADAMW = 2, /* w -= lr*weight_decay*w, then the Adam step (Keras order) */
+    NC_OPT_RMSPROP =
+        3 /* a = rho*a + (1-rho)*g^2; w -= lr*g/sqrt(a+eps) (Keras 3, incl. momentum) */
+} nc_optimizer_kind;
+
+typedef struct nc_optimizer {
+    nc_optimizer_kind kind;
+    double learning_rate;
+    double momentum;                /* SGD, RMSprop */
+    int nesterov;                   /* SGD */
+    double beta_1, beta_2, epsilon; /* Adam, AdamW (epsilon also RMSprop) */
+    double rho;                     /* RMSprop */
+    double weight_decay;            /* AdamW */
+    uint64_t iterations; /* steps taken so far; a step uses t = iterations+1 and increments it */
+} nc_optimizer;
+
+/* Number of state slots (each n elements) the optimizer needs: SGD 1
+ * (velocity; unused when momentum == 0), Adam/AdamW 2 (m, v), RMSprop 2
+ * (mean square, momentum buffer). */
+size_t nc_optimizer_state_slots(nc_optimizer_kind kind);
+
+/* One update of n parameters w from gradient g. state holds
+ * nc_optimizer_state_slots(kind) slots of n elements, slot s at state + s*n,
+ * zero-initialized before the first step. Increments opt->iterations. The
+ * update is elementwise, so any partition of the n elements gives the same
+ * bits. */
+nc_status nc_optimizer_step_f32(nc_optimizer *opt, size_t n, float *w, const float *g,
+                                float *state);
+nc_status nc_optimizer_step_f64(nc_optimizer *opt, size_t n, double *w, const double *g,
+                                double *state);
+nc_status nc_optimizer_step_f32_ref(nc_optimizer *opt, size_t n, float *w, const float *g,
+                                    float *state);
+nc_status nc_optimizer_step_f64_ref(nc_optimizer *opt, size_t n, double *w, const double *g,
+                                    double *state);
+
+/* -------------------------------------------------- networks (see mlp.c) */
+
+typedef enum nc_layer_kind {
+    NC_LAYER_DENSE = 0,      /* y = act(x W + b), W n_in x n_out row-major */
+    NC_LAYER_ACTIVATION = 1, /* y = act(x), n_in == n_out */
+    NC_LAYER_DROPOUT = 2     /* training: y = x * mask / (1-rate); inference: y = x */
+} nc_layer_kind;
+
+typedef enum nc_constraint {
+    NC_CONSTRAINT_NONE = 0,
+    NC_CONSTRAINT_NON_NEG = 1, /* W = max(W, 0) after each step */
+    NC_CONSTRAINT_MAX_NORM = 2 /* each column W[:, j] rescaled to norm <= max_norm (Keras axis 0) */
+} nc_constraint;
+
+typedef struct nc_layer {
+    nc_layer_kind kind;
+    size_t n_in, n_out;
+    nc_activation activation; /* DENSE (applied after the bias) and ACTIVATION */
+    double activation_alpha;  /* leaky_relu / elu parameter */
+    int use_bias;             /* DENSE */
+    size_t weight_offset;     /* DENSE: W at params + weight_offset */
+    size_t bias_offset;       /* DENSE with bias: b at params + bias_offset */
+    double l2;                /* DENSE: adds l2 * sum(W^2) to the loss (0: none) */
+    nc_constraint constraint; /* DENSE: applied to W after each optimizer step */
+    double max_norm;          /* NC_CONSTRAINT_MAX_NORM */
+    double dropout_rate;      /* DROPOUT, in [0, 1) */
+} nc_layer;
+
+typedef enum nc_metric {
+    NC_METRIC_BINARY_ACCURACY = 0,             /* mean(round(p > 0.5) == t) */
+    NC_METRIC_CATEGORICAL_ACCURACY = 1,        /* argmax p == argmax t */
+    NC_METRIC_SPARSE_CATEGORICAL_ACCURACY = 2, /* argmax p == t */
+    NC_METRIC_MSE = 3,
+    NC_METRIC_MAE = 4
+} nc_metric;
+
+typedef struct nc_network {
+    size_t n_layers;
+    const nc_layer *layers;
+    size_t n_params; /* all parameters live in ONE flat buffer of this length */
+    nc_loss loss;    /* when the last layer's activation is sigmoid (binary CE) or
+                        softmax (categorical CEs), loss and gradient are taken
+                        from the logits: stable, and exactly (p - t) scaled */
+} nc_network;
+
+/* Checks the description (widths chain, offsets inside n_params, enums and
+ * rates valid). Every function below calls it first. */
+nc_status nc_network_check(const nc_network *net);
+
+/* Bytes of workspace needed for batches of up to batch_size samples of the
+ * given element size (4 or 8); SIZE_MAX if it does not fit in size_t. */
+size_t nc_network_workspace_size(const nc_network *net, size_t batch_size, size_t elem_size);
+
+/* Progress hook, called from inside the training loop between batches when
+ * at least interval_seconds have passed since the previous call (and never
+ * more than once per batch). Returning nonzero stops the epoch after the
+ * batch just completed: the function returns NC_ERR_INTERRUPTED with the
+ * parameters, optimizer and result consistent with the batches done. */
+typedef int (*nc_progress_fn)(void *ctx, size_t batches_done, size_t samples_done, double loss_sum,
+                              double weight_sum);
+
+typedef struct nc_train_options {
+    size_t batch_size;        /* >= 1; the last partial batch is included */
+    const size_t *order;      /* NULL: samples in order; else a permutation of 0..n-1 */
+    uint64_t seed;            /* dropout masks: a function of (seed, step, layer, element) */
+    const nc_metric *metrics; /* metrics to accumulate over the epoch */
+    size_t n_metrics;
+    nc_progress_fn progress; /* may be NULL */
+    void *progress_ctx;
+    double progress_interval_seconds;
+} nc_train_options;
+
+typedef struct nc_epoch_result {
+    size_t batches_done, samples_done;
+    double loss_sum;         /* sum over batches of batch_loss * batch_weight */
+    double weight_sum;       /* sum over batches of batch_weight (= batch size) */
+    double metric_sums[8];   /* per metric, sum of per-sample values (accuracy: 0/1) */
+    double metric_counts[8]; /* per metric, the count it is a mean over */
+} nc_epoch_result;
+
+/* One epoch of minibatch training, entirely in C: for each batch (taken in
+ * `order`), forward pass, loss (+ l2 penalties), backward pass, optimizer
+ * step over the flat buffer, constraints. x is n x n_in (row stride x_rs,
+ * column stride 1), y is n x n_out (or n x 1 class indices for the sparse
+ * loss), sample_weight n or NULL. grads (n_params) and opt_state (slots x
+ * n_params) are caller-owned; workspace has at least
+ * nc_network_workspace_size bytes, aligned to 64. Returns NC_ERR_NONFINITE,
+ * without applying that batch's update, when a batch loss is not finite.
+ * No allocation. */
+nc_status nc_network_train_epoch_f32(const nc_network *net, nc_optimizer *opt, float *params,
+                                     float *grads, float *opt_state, size_t n, const float *x,
+                                     ptrdiff_t x_rs, const float *y, ptrdiff_t y_rs,
+                                     const float *sample_weight, const nc_train_options *options,
+                                     void *workspace, size_t workspace_bytes,
+                                     nc_epoch_result *result);
+nc_status nc_network_train_epoch_f64(const nc_network *net, nc_optimizer *opt, double *params,
+                                     double *grads, double *opt_state, size_t n, const double *x,
+                                     ptrdiff_t x_rs, const double *y, ptrdiff_t y_rs,
+                                     const double *sample_weight, const nc_train_options *options,
+                                     void *workspace, size_t workspace_bytes,
+                                     nc_epoch_result *result);
+
+/* Inference (dropout off): out (n x n_out, row stride out_rs) = net(x),
+ * processed in chunks of batch_size rows through the workspace. */
+nc_status nc_network_predict_f32(const nc_network *net, const float *params, size_t n,
+                                 const float *x, ptrdiff_t x_rs, float *out, ptrdiff_t out_rs,
+                                 size_t batch_size, void *workspace, size_t workspace_bytes);
+nc_status nc_network_predict_f64(const nc_network *net, const double *params, size_t n,
+                                 const double *x, ptrdiff_t x_rs, double *out, ptrdiff_t out_rs,
+                                 size_t batch_size, void *workspace, size_t workspace_bytes);
+
+/* Loss (+ l2 penalties) and its full gradient over ONE batch of n samples
+ * (n <= the batch_size the workspace was sized for), with dropout off unless
+ * training != 0 (then masks come from seed and step 0). Does not update
+ * anything but grads and *loss. Used by tests (finite differences) and by
+ * evaluate(). */
+nc_status nc_network_loss_grad_f32(const nc_network *net, const float *params, float *grads,
+                                   size_t n, const float *x, ptrdiff_t x_rs, const float *y,
+                                   ptrdiff_t y_rs, const float *sample_weight, int training,
+                                   uint64_t seed, void *workspace, size_t workspace_bytes,
+                                   double *loss);
+nc_status nc_network_loss_grad_f64(const nc_network *net, const double *params, double *grads,
+                                   size_t n, const double *x, ptrdiff_t x_rs, const double *y,
+                                   ptrdiff_t y_rs, const double *sample_weight, int training,
+                                   uint64_t seed, void *workspace, size_t workspace_bytes,
+                                   double *loss);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NNCORE_H */

@@ -1,0 +1,246 @@
+# Declarations of csrc/nncore.h for Cython. The one place C names enter Python.
+from libc.stdint cimport uint64_t
+
+
+cdef extern from "nncore.h" nogil:
+    ctypedef enum nc_status:
+        NC_OK
+        NC_ERR_INVALID_ARGUMENT
+        NC_ERR_NONFINITE
+        NC_ERR_OUT_OF_MEMORY
+        NC_ERR_INTERRUPTED
+        NC_ERR_WORKSPACE
+
+    const char *nc_status_message(nc_status status)
+
+    ctypedef struct nc_cpu_info:
+        int sse2, avx, avx2, fma, avx512f, neon
+        const char *kernel
+
+    void nc_cpu_features(nc_cpu_info *info)
+    nc_status nc_set_kernel(const char *name)
+    void nc_set_num_threads(int n)
+    int nc_get_num_threads()
+
+    nc_status nc_gemm_f32(size_t m, size_t n, size_t k, float alpha,
+                          const float *a, ptrdiff_t a_rs, ptrdiff_t a_cs,
+                          const float *b, ptrdiff_t b_rs, ptrdiff_t b_cs, float beta,
+                          float *c, ptrdiff_t c_rs, ptrdiff_t c_cs)
+    nc_status nc_gemm_f64(size_t m, size_t n, size_t k, double alpha,
+                          const double *a, ptrdiff_t a_rs, ptrdiff_t a_cs,
+                          const double *b, ptrdiff_t b_rs, ptrdiff_t b_cs, double beta,
+                          double *c, ptrdiff_t c_rs, ptrdiff_t c_cs)
+    nc_status nc_gemm_f32_ref(size_t m, size_t n, size_t k, float alpha,
+                              const float *a, ptrdiff_t a_rs, ptrdiff_t a_cs,
+                              const float *b, ptrdiff_t b_rs, ptrdiff_t b_cs, float beta,
+                              float *c, ptrdiff_t c_rs, ptrdiff_t c_cs)
+    nc_status nc_gemm_f64_ref(size_t m, size_t n, size_t k, double alpha,
+                              const double *a, ptrdiff_t a_rs, ptrdiff_t a_cs,
+                              const double *b, ptrdiff_t b_rs, ptrdiff_t b_cs, double beta,
+                              double *c, ptrdiff_t c_rs, ptrdiff_t c_cs)
+
+    nc_status nc_bias_add_f32(size_t m, size_t n, const float *bias, float *y, ptrdiff_t y_rs)
+    nc_status nc_bias_add_f64(size_t m, size_t n, const double *bias, double *y, ptrdiff_t y_rs)
+    nc_status nc_bias_add_f32_ref(size_t m, size_t n, const float *bias, float *y, ptrdiff_t y_rs)
+    nc_status nc_bias_add_f64_ref(size_t m, size_t n, const double *bias, double *y, ptrdiff_t y_rs)
+    nc_status nc_bias_grad_f32(size_t m, size_t n, const float *dy, ptrdiff_t dy_rs,
+                               float beta, float *dbias)
+    nc_status nc_bias_grad_f64(size_t m, size_t n, const double *dy, ptrdiff_t dy_rs,
+                               double beta, double *dbias)
+    nc_status nc_bias_grad_f32_ref(size_t m, size_t n, const float *dy, ptrdiff_t dy_rs,
+                                   float beta, float *dbias)
+    nc_status nc_bias_grad_f64_ref(size_t m, size_t n, const double *dy, ptrdiff_t dy_rs,
+                                   double beta, double *dbias)
+
+    ctypedef enum nc_activation:
+        NC_ACT_LINEAR
+        NC_ACT_RELU
+        NC_ACT_LEAKY_RELU
+        NC_ACT_ELU
+        NC_ACT_SIGMOID
+        NC_ACT_TANH
+        NC_ACT_SOFTPLUS
+        NC_ACT_GELU
+        NC_ACT_SOFTMAX
+
+    nc_status nc_activation_forward_f32(nc_activation act, float alpha, size_t m, size_t n,
+                                        const float *x, ptrdiff_t x_rs, float *y, ptrdiff_t y_rs)
+    nc_status nc_activation_forward_f64(nc_activation act, double alpha, size_t m, size_t n,
+                                        const double *x, ptrdiff_t x_rs, double *y, ptrdiff_t y_rs)
+    nc_status nc_activation_forward_f32_ref(nc_activation act, float alpha, size_t m, size_t n,
+                                            const float *x, ptrdiff_t x_rs, float *y,
+                                            ptrdiff_t y_rs)
+    nc_status nc_activation_forward_f64_ref(nc_activation act, double alpha, size_t m, size_t n,
+                                            const double *x, ptrdiff_t x_rs, double *y,
+                                            ptrdiff_t y_rs)
+    nc_status nc_activation_backward_f32(nc_activation act, float alpha, size_t m, size_t n,
+                                         const float *x, ptrdiff_t x_rs, const float *y,
+                                         ptrdiff_t y_rs, const float *dy, ptrdiff_t dy_rs,
+                                         float *dx, ptrdiff_t dx_rs)
+    nc_status nc_activation_backward_f64(nc_activation act, double alpha, size_t m, size_t n,
+                                         const double *x, ptrdiff_t x_rs, const double *y,
+                                         ptrdiff_t y_rs, const double *dy, ptrdiff_t dy_rs,
+                                         double *dx, ptrdiff_t dx_rs)
+    nc_status nc_activation_backward_f32_ref(nc_activation act, float alpha, size_t m, size_t n,
+                                             const float *x, ptrdiff_t x_rs, const float *y,
+                                             ptrdiff_t y_rs, const float *dy, ptrdiff_t dy_rs,
+                                             float *dx, ptrdiff_t dx_rs)
+    nc_status nc_activation_backward_f64_ref(nc_activation act, double alpha, size_t m, size_t n,
+                                             const double *x, ptrdiff_t x_rs, const double *y,
+                                             ptrdiff_t y_rs, const double *dy, ptrdiff_t dy_rs,
+                                             double *dx, ptrdiff_t dx_rs)
+
+    ctypedef enum nc_loss:
+        NC_LOSS_MSE
+        NC_LOSS_MAE
+        NC_LOSS_HUBER
+        NC_LOSS_POISSON
+        NC_LOSS_BINARY_CROSSENTROPY
+        NC_LOSS_CATEGORICAL_CROSSENTROPY
+        NC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY
+
+    nc_status nc_loss_value_f32(nc_loss loss, int from_logits, size_t m, size_t n,
+                                const float *p, ptrdiff_t p_rs, const float *t, ptrdiff_t t_rs,
+                                const float *sample_weight, double *value)
+    nc_status nc_loss_value_f64(nc_loss loss, int from_logits, size_t m, size_t n,
+                                const double *p, ptrdiff_t p_rs, const double *t, ptrdiff_t t_rs,
+                                const double *sample_weight, double *value)
+    nc_status nc_loss_value_f32_ref(nc_loss loss, int from_logits, size_t m, size_t n,
+                                    const float *p, ptrdiff_t p_rs, const float *t,
+                                    ptrdiff_t t_rs, const float *sample_weight, double *value)
+    nc_status nc_loss_value_f64_ref(nc_loss loss, int from_logits, size_t m, size_t n,
+                                    const double *p, ptrdiff_t p_rs, const double *t,
+                                    ptrdiff_t t_rs, const double *sample_weight, double *value)
+    nc_status nc_loss_grad_f32(nc_loss loss, int from_logits, size_t m, size_t n,
+                               const float *p, ptrdiff_t p_rs, const float *t, ptrdiff_t t_rs,
+                               const float *sample_weight, float *grad, ptrdiff_t g_rs)
+    nc_status nc_loss_grad_f64(nc_loss loss, int from_logits, size_t m, size_t n,
+                               const double *p, ptrdiff_t p_rs, const double *t, ptrdiff_t t_rs,
+                               const double *sample_weight, double *grad, ptrdiff_t g_rs)
+    nc_status nc_loss_grad_f32_ref(nc_loss loss, int from_logits, size_t m, size_t n,
+                                   const float *p, ptrdiff_t p_rs, const float *t, ptrdiff_t t_rs,
+                                   const float *sample_weight, float *grad, ptrdiff_t g_rs)
+    nc_status nc_loss_grad_f64_ref(nc_loss loss, int from_logits, size_t m, size_t n,
+                                   const double *p, ptrdiff_t p_rs, const double *t,
+                                   ptrdiff_t t_rs, const double *sample_weight, double *grad,
+                                   ptrdiff_t g_rs)
+
+    ctypedef enum nc_optimizer_kind:
+        NC_OPT_SGD
+        NC_OPT_ADAM
+        NC_OPT_ADAMW
+        NC_OPT_RMSPROP
+
+    ctypedef struct nc_optimizer:
+        nc_optimizer_kind kind
+        double learning_rate
+        double momentum
+        int nesterov
+        double beta_1, beta_2, epsilon
+        double rho
+        double weight_decay
+        uint64_t iterations
+
+    size_t nc_optimizer_state_slots(nc_optimizer_kind kind)
+    nc_status nc_optimizer_step_f32(nc_optimizer *opt, size_t n, float *w, const float *g,
+                                    float *state)
+    nc_status nc_optimizer_step_f64(nc_optimizer *opt, size_t n, double *w, const double *g,
+                                    double *state)
+    nc_status nc_optimizer_step_f32_ref(nc_optimizer *opt, size_t n, float *w, const float *g,
+                                        float *state)
+    nc_status nc_optimizer_step_f64_ref(nc_optimizer *opt, size_t n, double *w, const double *g,
+                                        double *state)
+
+    ctypedef enum nc_layer_kind:
+        NC_LAYER_DENSE
+        NC_LAYER_ACTIVATION
+        NC_LAYER_DROPOUT
+
+    ctypedef enum nc_constraint:
+        NC_CONSTRAINT_NONE
+        NC_CONSTRAINT_NON_NEG
+        NC_CONSTRAINT_MAX_NORM
+
+    ctypedef struct nc_layer:
+        nc_layer_kind kind
+        size_t n_in, n_out
+        nc_activation activation
+        double activation_alpha
+        int use_bias
+        size_t weight_offset
+        size_t bias_offset
+        double l2
+        nc_constraint constraint
+        double max_norm
+        double dropout_rate
+
+    ctypedef enum nc_metric:
+        NC_METRIC_BINARY_ACCURACY
+        NC_METRIC_CATEGORICAL_ACCURACY
+        NC_METRIC_SPARSE_CATEGORICAL_ACCURACY
+        NC_METRIC_MSE
+        NC_METRIC_MAE
+
+    ctypedef struct nc_network:
+        size_t n_layers
+        const nc_layer *layers
+        size_t n_params
+        nc_loss loss
+
+    nc_status nc_network_check(const nc_network *net)
+    size_t nc_network_workspace_size(const nc_network *net, size_t batch_size, size_t elem_size)
+
+    ctypedef int (*nc_progress_fn)(void *ctx, size_t batches_done, size_t samples_done,
+                                   double loss_sum, double weight_sum)
+
+    ctypedef struct nc_train_options:
+        size_t batch_size
+        const size_t *order
+        uint64_t seed
+        const nc_metric *metrics
+        size_t n_metrics
+        nc_progress_fn progress
+        void *progress_ctx
+        double progress_interval_seconds
+
+    ctypedef struct nc_epoch_result:
+        size_t batches_done, samples_done
+        double loss_sum
+        double weight_sum
+        double metric_sums[8]
+        double metric_counts[8]
+
+    nc_status nc_network_train_epoch_f32(const nc_network *net, nc_optimizer *opt,
+                                         float *params, float *grads, float *opt_state,
+                                         size_t n, const float *x, ptrdiff_t x_rs,
+                                         const float *y, ptrdiff_t y_rs,
+                                         const float *sample_weight,
+                                         const nc_train_options *options,
+                                         void *workspace, size_t workspace_bytes,
+                                         nc_epoch_result *result)
+    nc_status nc_network_train_epoch_f64(const nc_network *net, nc_optimizer *opt,
+                                         double *params, double *grads, double *opt_state,
+                                         size_t n, const double *x, ptrdiff_t x_rs,
+                                         const double *y, ptrdiff_t y_rs,
+                                         const double *sample_weight,
+                                         const nc_train_options *options,
+                                         void *workspace, size_t workspace_bytes,
+                                         nc_epoch_result *result)
+    nc_status nc_network_predict_f32(const nc_network *net, const float *params,
+                                     size_t n, const float *x, ptrdiff_t x_rs,
+                                     float *out, ptrdiff_t out_rs, size_t batch_size,
+                                     void *workspace, size_t workspace_bytes)
+    nc_status nc_network_predict_f64(const nc_network *net, const double *params,
+                                     size_t n, const double *x, ptrdiff_t x_rs,
+                                     double *out, ptrdiff_t out_rs, size_t batch_size,
+                                     void *workspace, size_t workspace_bytes)
+    nc_status nc_network_loss_grad_f32(const nc_network *net, const float *params, float *grads,
+                                       size_t n, const float *x, ptrdiff_t x_rs,
+                                       const float *y, ptrdiff_t y_rs, const float *sample_weight,
+                                       int training, uint64_t seed,
+                                       void *workspace, size_t workspace_bytes, double *loss)
+    nc_status nc_network_loss_grad_f64(const nc_network *net, const double *params,
+                                       double *grads, size_t n, const double *x, ptrdiff_t x_rs,
+                                       const double *y, ptrdiff_t y_rs,
+                                       const double *sample_weight, int training, uint64_t seed,
+                                       void *workspace, size_t workspace_bytes, double *loss)

@@ -1,0 +1,25 @@
+"""Shared fixtures. Tests import the INSTALLED nncore (pytest runs in
+importlib mode), so build or install before running them."""
+
+import numpy as np
+import pytest
+
+from nncore import kernels
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
+
+
+def available_kernels():
+    """Every kernel path this machine can run, for tests that force each."""
+    features = kernels.cpu_features()
+    paths = ["generic"]
+    if features["avx2"] and features["fma"]:
+        paths.append("avx2")
+    if features["avx512f"]:
+        paths.append("avx512")
+    if features["neon"]:
+        paths.append("neon")
+    return paths
