@@ -14,3 +14,5 @@ cnp.import_array()
 
 include "_common.pxi"
 include "_gemm.pxi"
+include "_elementwise.pxi"
+include "_network.pxi"

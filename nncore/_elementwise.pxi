@@ -1,0 +1,1 @@
+# Activations, losses and optimizer steps: bindings (see kernels.py).

@@ -1,0 +1,1 @@
+# Networks: the whole training epoch, predict and loss+gradient (see models.py).
