@@ -74,7 +74,7 @@ class BuildExt(build_ext):
             if os.environ.get("NNCORE_WERROR", "1") != "0":
                 base.append("-Werror=implicit-function-declaration")
         else:
-            base = ["/O2"]
+            base = ["/O2", "/std:c11"]
         omp_compile, omp_link = self.openmp_flags(family)
         for ext in self.extensions:
             isa_files = isa_sources_for(target_machine())
