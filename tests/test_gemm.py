@@ -82,7 +82,12 @@ def test_matmul_shapes(rng):
         ((np.ones((2, 3)), np.ones((3, 3)), np.ones((4, 4))), {"beta": 1.0}, ValueError, "c must"),
         ((np.ones((2, 3)), np.ones((3, 3))), {"alpha": np.nan}, ValueError, "alpha"),
         ((np.ones((2, 3)), np.ones((3, 3))), {"out": np.ones((3, 3))}, ValueError, "out"),
-        ((np.ones((2, 3)), np.ones((3, 3))), {"out": np.ones((2, 3), np.float32)}, TypeError, "out"),
+        (
+            (np.ones((2, 3)), np.ones((3, 3))),
+            {"out": np.ones((2, 3), np.float32)},
+            TypeError,
+            "out",
+        ),
     ],
 )
 def test_gemm_bad_input(args, kwargs, error, words):

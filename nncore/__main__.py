@@ -1,0 +1,7 @@
+"""`python -m nncore` runs the command line."""
+
+import sys
+
+from nncore.cli import main
+
+sys.exit(main())
