@@ -299,9 +299,13 @@ typedef struct nc_network {
                         from the logits: stable, and exactly (p - t) scaled */
 } nc_network;
 
-/* Checks the description (widths chain, offsets inside n_params, enums and
- * rates valid). Every function below calls it first. */
+/* Checks the description (1 to 256 layers, widths chain, offsets inside
+ * n_params, enums and rates valid). Every function below calls it first. */
 nc_status nc_network_check(const nc_network *net);
+
+/* 1 when loss and gradient are taken from the logits of the last layer
+ * (sigmoid with binary CE, softmax with the categorical CEs), else 0. */
+int nc_network_uses_logits(const nc_network *net);
 
 /* Bytes of workspace needed for batches of up to batch_size samples of the
  * given element size (4 or 8); SIZE_MAX if it does not fit in size_t. */
@@ -332,6 +336,7 @@ typedef struct nc_epoch_result {
     double weight_sum;       /* sum over batches of batch_weight (= batch size) */
     double metric_sums[8];   /* per metric, sum of per-sample values (accuracy: 0/1) */
     double metric_counts[8]; /* per metric, the count it is a mean over */
+    double last_loss;        /* the loss of the last batch attempted (NaN if none) */
 } nc_epoch_result;
 
 /* One epoch of minibatch training, entirely in C: for each batch (taken in

@@ -188,6 +188,7 @@ cdef extern from "nncore.h" nogil:
         nc_loss loss
 
     nc_status nc_network_check(const nc_network *net)
+    int nc_network_uses_logits(const nc_network *net)
     size_t nc_network_workspace_size(const nc_network *net, size_t batch_size, size_t elem_size)
 
     ctypedef int (*nc_progress_fn)(void *ctx, size_t batches_done, size_t samples_done,
@@ -209,6 +210,7 @@ cdef extern from "nncore.h" nogil:
         double weight_sum
         double metric_sums[8]
         double metric_counts[8]
+        double last_loss
 
     nc_status nc_network_train_epoch_f32(const nc_network *net, nc_optimizer *opt,
                                          float *params, float *grads, float *opt_state,

@@ -1,0 +1,424 @@
+/*
+ * mlp_impl.h -- forward pass, backward pass and the whole training epoch of a
+ * multilayer perceptron, written once for a generic element type and included
+ * by mlp.c for float and for double.
+ *
+ * Before including, mlp.c defines:
+ *   T         the element type
+ *   NET(name) the name for this type: NET(nc_network_predict) -> nc_network_predict_f32
+ *   K(name)   the kernel of this type: K(nc_gemm) -> nc_gemm_f32
+ *
+ * Shapes (B = samples in the batch; row-major, column stride 1 everywhere):
+ *   layer input  in  B x n_in        layer output  a  B x n_out
+ *   dense:       z = in W + b,  a = act(z)     W n_in x n_out (row-major), b n_out
+ * Every layer keeps z and a in the workspace so that the backward pass reads
+ * what the forward pass computed (as llm.c keeps its activations). Parameters,
+ * gradients and optimizer moments share one flat layout, so the optimizer is
+ * one call over the whole buffer.
+ */
+
+/* Pointers into the caller's workspace for one batch. */
+typedef struct NET(buffers) {
+    T *input;  /* B x n_in: the gathered batch */
+    T *target; /* B x n_out (or B x 1 labels): the gathered targets */
+    T *weight; /* B: the gathered sample weights */
+    T *own_z[NC_MAX_LAYERS], *own_a[NC_MAX_LAYERS], *mask[NC_MAX_LAYERS]; /* storage */
+    const T *z[NC_MAX_LAYERS]; /* pre-activation of layer l (dense: own_z; else its input) */
+    const T *a[NC_MAX_LAYERS]; /* output of layer l (may be own_z, own_a or its input) */
+    T *grad_ping, *grad_pong;  /* B x widest, the backward pass' two gradients */
+} NET(buffers);
+
+static void NET(carve)(const nc_network *net, size_t batch, void *workspace, NET(buffers) * buf)
+{
+    char *cursor = (char *)workspace;
+    size_t widest = nc_network_widest(net);
+    buf->input = (T *)nc_take(&cursor, batch * net->layers[0].n_in * sizeof(T));
+    buf->target = (T *)nc_take(&cursor, batch * net->layers[net->n_layers - 1].n_out * sizeof(T));
+    buf->weight = (T *)nc_take(&cursor, batch * sizeof(T));
+    for (size_t l = 0; l < net->n_layers; l++) {
+        size_t bytes = batch * net->layers[l].n_out * sizeof(T);
+        buf->own_z[l] = (T *)nc_take(&cursor, bytes);
+        buf->own_a[l] = (T *)nc_take(&cursor, bytes);
+        buf->mask[l] = (T *)nc_take(&cursor, bytes);
+    }
+    buf->grad_ping = (T *)nc_take(&cursor, batch * widest * sizeof(T));
+    buf->grad_pong = (T *)nc_take(&cursor, batch * widest * sizeof(T));
+}
+
+/* Copies rows order[start..start+count) (or start.. when order is NULL) of a
+ * strided matrix with `width` columns into a contiguous block. */
+static void NET(gather_rows)(T *dst, const T *src, ptrdiff_t src_rs, size_t width,
+                             const size_t *order, size_t start, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        size_t row = order ? order[start + i] : start + i;
+        memcpy(dst + i * width, src + (ptrdiff_t)row * src_rs, width * sizeof(T));
+    }
+}
+
+/* ------------------------------------------------------------ one layer */
+
+/* z = in W + b, a = act(z) (a linear layer's a is z itself). */
+static nc_status NET(dense_forward)(const nc_layer *layer, const T *params, size_t batch,
+                                    const T *in, T *z, T *a)
+{
+    size_t n_in = layer->n_in, n_out = layer->n_out;
+    nc_status status =
+        K(nc_gemm)(batch, n_out, n_in, 1, in, (ptrdiff_t)n_in, 1, params + layer->weight_offset,
+                   (ptrdiff_t)n_out, 1, 0, z, (ptrdiff_t)n_out, 1);
+    if (status == NC_OK && layer->use_bias)
+        status = K(nc_bias_add)(batch, n_out, params + layer->bias_offset, z, (ptrdiff_t)n_out);
+    if (status == NC_OK && layer->activation != NC_ACT_LINEAR)
+        status = K(nc_activation_forward)(layer->activation, (T)layer->activation_alpha, batch,
+                                          n_out, z, (ptrdiff_t)n_out, a, (ptrdiff_t)n_out);
+    return status;
+}
+
+/* From dz = dL/dz: dW = in^T dz + 2 l2 W, db = column sums of dz, and (when
+ * d_in is not NULL) d_in = dz W^T. The transposes are stride swaps. */
+static nc_status NET(dense_backward)(const nc_layer *layer, const T *params, T *grads, size_t batch,
+                                     const T *in, const T *dz, T *d_in)
+{
+    const T *w = params + layer->weight_offset;
+    T *dw = grads + layer->weight_offset;
+    size_t n_in = layer->n_in, n_out = layer->n_out;
+    nc_status status = K(nc_gemm)(n_in, n_out, batch, 1, in, 1, (ptrdiff_t)n_in, dz,
+                                  (ptrdiff_t)n_out, 1, 0, dw, (ptrdiff_t)n_out, 1);
+    if (status == NC_OK && layer->l2 != 0) {
+        const T twice_l2 = (T)(2 * layer->l2);
+        for (size_t i = 0; i < n_in * n_out; i++)
+            dw[i] += twice_l2 * w[i];
+    }
+    if (status == NC_OK && layer->use_bias)
+        status = K(nc_bias_grad)(batch, n_out, dz, (ptrdiff_t)n_out, 0, grads + layer->bias_offset);
+    if (status == NC_OK && d_in)
+        status = K(nc_gemm)(batch, n_in, n_out, 1, dz, (ptrdiff_t)n_out, 1, w, 1, (ptrdiff_t)n_out,
+                            0, d_in, (ptrdiff_t)n_in, 1);
+    return status;
+}
+
+/* Inverted dropout: a = in * mask, mask = 1/(1-rate) with probability 1-rate
+ * and 0 otherwise, a function of (seed, step, layer, element) alone. */
+static void NET(dropout_forward)(const nc_layer *layer, size_t layer_index, size_t batch,
+                                 const T *in, T *mask, T *a, uint64_t seed, uint64_t step)
+{
+    const T keep_scale = (T)(1.0 / (1.0 - layer->dropout_rate));
+    uint64_t stream = nc_mix64(nc_mix64(nc_mix64(seed) ^ step) ^ (uint64_t)layer_index);
+    for (size_t i = 0; i < batch * layer->n_out; i++) {
+        double u = (double)(nc_mix64(stream + i) >> 11) * 0x1.0p-53; /* uniform [0, 1) */
+        mask[i] = u >= layer->dropout_rate ? keep_scale : 0;
+        a[i] = in[i] * mask[i];
+    }
+}
+
+/* ------------------------------------------------------ whole network */
+
+static nc_status NET(forward)(const nc_network *net, const T *params, size_t batch,
+                              NET(buffers) * buf, int training, uint64_t seed, uint64_t step)
+{
+    const T *in = buf->input;
+    for (size_t l = 0; l < net->n_layers; l++) {
+        const nc_layer *layer = &net->layers[l];
+        nc_status status = NC_OK;
+        switch (layer->kind) {
+        case NC_LAYER_DENSE:
+            buf->z[l] = buf->own_z[l];
+            buf->a[l] = layer->activation == NC_ACT_LINEAR ? buf->own_z[l] : buf->own_a[l];
+            status = NET(dense_forward)(layer, params, batch, in, buf->own_z[l], buf->own_a[l]);
+            break;
+        case NC_LAYER_ACTIVATION:
+            buf->z[l] = in;
+            buf->a[l] = buf->own_a[l];
+            status = K(nc_activation_forward)(layer->activation, (T)layer->activation_alpha, batch,
+                                              layer->n_out, in, (ptrdiff_t)layer->n_in,
+                                              buf->own_a[l], (ptrdiff_t)layer->n_out);
+            break;
+        case NC_LAYER_DROPOUT:
+            buf->z[l] = in;
+            buf->a[l] = in;
+            if (training && layer->dropout_rate > 0) {
+                NET(dropout_forward)(layer, l, batch, in, buf->mask[l], buf->own_a[l], seed, step);
+                buf->a[l] = buf->own_a[l];
+            }
+            break;
+        }
+        if (status != NC_OK)
+            return status;
+        in = buf->a[l];
+    }
+    return NC_OK;
+}
+
+/* The batch loss: sum_i w_i l_i / B from the output (or the logits), plus the
+ * l2 penalties. */
+static nc_status NET(batch_loss)(const nc_network *net, const T *params, size_t batch,
+                                 const NET(buffers) * buf, const T *weights, double *loss)
+{
+    size_t last = net->n_layers - 1, n_out = net->layers[last].n_out;
+    int logits = nc_network_from_logits(net);
+    const T *p = logits ? buf->z[last] : buf->a[last];
+    ptrdiff_t t_rs = net->loss == NC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY ? 1 : (ptrdiff_t)n_out;
+    nc_status status = K(nc_loss_value)(net->loss, logits, batch, n_out, p, (ptrdiff_t)n_out,
+                                        buf->target, t_rs, weights, loss);
+    for (size_t l = 0; status == NC_OK && l < net->n_layers; l++) {
+        const nc_layer *layer = &net->layers[l];
+        if (layer->kind != NC_LAYER_DENSE || layer->l2 == 0)
+            continue;
+        const T *w = params + layer->weight_offset;
+        double squares = 0;
+        for (size_t i = 0; i < layer->n_in * layer->n_out; i++)
+            squares += (double)w[i] * (double)w[i];
+        *loss += layer->l2 * squares;
+    }
+    return status;
+}
+
+/* dL/dparams into grads, from the forward pass in buf. */
+static nc_status NET(backward)(const nc_network *net, const T *params, T *grads, size_t batch,
+                               NET(buffers) * buf, const T *weights)
+{
+    size_t last = net->n_layers - 1, n_out = net->layers[last].n_out;
+    int logits = nc_network_from_logits(net);
+    ptrdiff_t t_rs = net->loss == NC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY ? 1 : (ptrdiff_t)n_out;
+    /* grad holds dL/da of the current layer (dL/dz when it came from the logits) */
+    T *grad = buf->grad_ping, *spare = buf->grad_pong;
+    nc_status status =
+        K(nc_loss_grad)(net->loss, logits, batch, n_out, logits ? buf->z[last] : buf->a[last],
+                        (ptrdiff_t)n_out, buf->target, t_rs, weights, grad, (ptrdiff_t)n_out);
+    for (size_t l = last + 1; status == NC_OK && l-- > 0;) {
+        const nc_layer *layer = &net->layers[l];
+        const T *in = l ? buf->a[l - 1] : buf->input;
+        int grad_is_dz = logits && l == last; /* the activation's backward is folded in */
+        T *d_in = l ? spare : NULL;           /* the input of layer 0 needs no gradient */
+        ptrdiff_t width = (ptrdiff_t)layer->n_out;
+        if (layer->kind == NC_LAYER_DROPOUT) {
+            if (buf->a[l] != buf->z[l]) /* masks were applied: same mask backwards */
+                for (size_t i = 0; i < batch * layer->n_out; i++)
+                    grad[i] *= buf->mask[l][i];
+            continue; /* the gradient passes to the input unchanged */
+        }
+        if (!grad_is_dz && layer->activation != NC_ACT_LINEAR)
+            status = K(nc_activation_backward)(layer->activation, (T)layer->activation_alpha, batch,
+                                               layer->n_out, buf->z[l], width, buf->a[l], width,
+                                               grad, width, grad, width);
+        if (status != NC_OK)
+            break;
+        if (layer->kind == NC_LAYER_ACTIVATION)
+            continue; /* grad now holds dL/d(input), in place */
+        status = NET(dense_backward)(layer, params, grads, batch, in, grad, d_in);
+        spare = grad;
+        grad = d_in;
+    }
+    return status;
+}
+
+/* After the optimizer step: W = max(W, 0), or each column of W rescaled to
+ * norm <= max_norm (Keras MaxNorm over axis 0: the weights into one unit). */
+static void NET(apply_constraints)(const nc_network *net, T *params)
+{
+    for (size_t l = 0; l < net->n_layers; l++) {
+        const nc_layer *layer = &net->layers[l];
+        if (layer->kind != NC_LAYER_DENSE || layer->constraint == NC_CONSTRAINT_NONE)
+            continue;
+        T *w = params + layer->weight_offset;
+        size_t n_in = layer->n_in, n_out = layer->n_out;
+        if (layer->constraint == NC_CONSTRAINT_NON_NEG) {
+            for (size_t i = 0; i < n_in * n_out; i++)
+                w[i] = w[i] < 0 ? 0 : w[i];
+            continue;
+        }
+        for (size_t j = 0; j < n_out; j++) {
+            double squares = 0;
+            for (size_t i = 0; i < n_in; i++)
+                squares += (double)w[i * n_out + j] * (double)w[i * n_out + j];
+            double norm = sqrt(squares);
+            /* Keras: w * clip(norm, 0, max) / (epsilon + norm) */
+            double desired = norm < layer->max_norm ? norm : layer->max_norm;
+            T scale = (T)(desired / (1e-7 + norm));
+            for (size_t i = 0; i < n_in; i++)
+                w[i * n_out + j] *= scale;
+        }
+    }
+}
+
+/* The index of the first largest element (as numpy.argmax). */
+static size_t NET(argmax)(const T *row, size_t n)
+{
+    size_t best = 0;
+    for (size_t j = 1; j < n; j++)
+        if (row[j] > row[best])
+            best = j;
+    return best;
+}
+
+/* Adds the batch's metric values to the sums (output vs gathered targets). */
+static void NET(accumulate_metrics)(const nc_network *net, size_t batch, const NET(buffers) * buf,
+                                    const nc_train_options *options, nc_epoch_result *result)
+{
+    size_t last = net->n_layers - 1, n = net->layers[last].n_out;
+    const T *p = buf->a[last], *t = buf->target;
+    for (size_t k = 0; k < options->n_metrics; k++) {
+        double sum = 0, count = (double)(batch * n);
+        for (size_t i = 0; i < batch; i++) {
+            const T *pr = p + i * n;
+            switch (options->metrics[k]) {
+            case NC_METRIC_BINARY_ACCURACY:
+                for (size_t j = 0; j < n; j++)
+                    sum += (pr[j] > (T)0.5) == (t[i * n + j] > (T)0.5);
+                break;
+            case NC_METRIC_CATEGORICAL_ACCURACY:
+                sum += NET(argmax)(pr, n) == NET(argmax)(t + i * n, n);
+                count = (double)batch;
+                break;
+            case NC_METRIC_SPARSE_CATEGORICAL_ACCURACY:
+                sum += (double)NET(argmax)(pr, n) == (double)t[i];
+                count = (double)batch;
+                break;
+            case NC_METRIC_MSE:
+            case NC_METRIC_MAE:
+                for (size_t j = 0; j < n; j++) {
+                    double d = (double)pr[j] - (double)t[i * n + j];
+                    sum += options->metrics[k] == NC_METRIC_MSE ? d * d : fabs(d);
+                }
+                break;
+            }
+        }
+        result->metric_sums[k] += sum;
+        result->metric_counts[k] += count;
+    }
+}
+
+/* ------------------------------------------------------------ public */
+
+static nc_status NET(check_call)(const nc_network *net, size_t batch, void *workspace,
+                                 size_t workspace_bytes)
+{
+    nc_status status = nc_network_check(net);
+    if (status != NC_OK)
+        return status;
+    if (!workspace || workspace_bytes < nc_network_workspace_size(net, batch, sizeof(T)))
+        return NC_ERR_WORKSPACE;
+    return NC_OK;
+}
+
+nc_status NET(nc_network_train_epoch)(const nc_network *net, nc_optimizer *opt, T *params, T *grads,
+                                      T *opt_state, size_t n, const T *x, ptrdiff_t x_rs,
+                                      const T *y, ptrdiff_t y_rs, const T *sample_weight,
+                                      const nc_train_options *options, void *workspace,
+                                      size_t workspace_bytes, nc_epoch_result *result)
+{
+    if (!options || !result || !opt || options->batch_size == 0 || options->n_metrics > 8 ||
+        (n && (!x || !y || !params || !grads || !opt_state)))
+        return NC_ERR_INVALID_ARGUMENT;
+    size_t batch_size = options->batch_size < n ? options->batch_size : (n ? n : 1);
+    nc_status status = NET(check_call)(net, batch_size, workspace, workspace_bytes);
+    if (status != NC_OK)
+        return status;
+    memset(result, 0, sizeof *result);
+    result->last_loss = NAN;
+    NET(buffers) buf;
+    NET(carve)(net, batch_size, workspace, &buf);
+    size_t n_in = net->layers[0].n_in, last = net->n_layers - 1;
+    size_t y_width =
+        net->loss == NC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY ? 1 : net->layers[last].n_out;
+    /* positions of the flat buffer no layer owns keep a zero gradient */
+    memset(grads, 0, net->n_params * sizeof(T));
+    double last_report = nc_seconds();
+    for (size_t start = 0; start < n; start += batch_size) {
+        size_t count = n - start < batch_size ? n - start : batch_size;
+        NET(gather_rows)(buf.input, x, x_rs, n_in, options->order, start, count);
+        NET(gather_rows)(buf.target, y, y_rs, y_width, options->order, start, count);
+        const T *weights = NULL;
+        if (sample_weight) {
+            NET(gather_rows)(buf.weight, sample_weight, 1, 1, options->order, start, count);
+            weights = buf.weight;
+        }
+        double loss = NAN;
+        status = NET(forward)(net, params, count, &buf, 1, options->seed, opt->iterations);
+        if (status == NC_OK)
+            status = NET(batch_loss)(net, params, count, &buf, weights, &loss);
+        if (status == NC_OK && !isfinite(loss))
+            status = NC_ERR_NONFINITE; /* this batch's update is not applied */
+        if (status == NC_OK)
+            status = NET(backward)(net, params, grads, count, &buf, weights);
+        if (status == NC_OK)
+            status = K(nc_optimizer_step)(opt, net->n_params, params, grads, opt_state);
+        if (status != NC_OK) {
+            result->last_loss = loss;
+            return status;
+        }
+        NET(apply_constraints)(net, params);
+        NET(accumulate_metrics)(net, count, &buf, options, result);
+        result->batches_done++;
+        result->samples_done += count;
+        result->loss_sum += loss * (double)count;
+        result->weight_sum += (double)count;
+        result->last_loss = loss;
+        if (options->progress && start + count < n) {
+            double now = nc_seconds();
+            if (now - last_report >= options->progress_interval_seconds) {
+                last_report = now;
+                if (options->progress(options->progress_ctx, result->batches_done,
+                                      result->samples_done, result->loss_sum, result->weight_sum))
+                    return NC_ERR_INTERRUPTED;
+            }
+        }
+    }
+    return NC_OK;
+}
+
+nc_status NET(nc_network_predict)(const nc_network *net, const T *params, size_t n, const T *x,
+                                  ptrdiff_t x_rs, T *out, ptrdiff_t out_rs, size_t batch_size,
+                                  void *workspace, size_t workspace_bytes)
+{
+    if (batch_size == 0 || (n && (!x || !out || !params)))
+        return NC_ERR_INVALID_ARGUMENT;
+    nc_status status = NET(check_call)(net, batch_size, workspace, workspace_bytes);
+    if (status != NC_OK)
+        return status;
+    NET(buffers) buf;
+    NET(carve)(net, batch_size, workspace, &buf);
+    size_t n_in = net->layers[0].n_in, last = net->n_layers - 1, n_out = net->layers[last].n_out;
+    for (size_t start = 0; start < n; start += batch_size) {
+        size_t count = n - start < batch_size ? n - start : batch_size;
+        NET(gather_rows)(buf.input, x, x_rs, n_in, NULL, start, count);
+        status = NET(forward)(net, params, count, &buf, 0, 0, 0);
+        if (status != NC_OK)
+            return status;
+        for (size_t i = 0; i < count; i++)
+            memcpy(out + (ptrdiff_t)(start + i) * out_rs, buf.a[last] + i * n_out,
+                   n_out * sizeof(T));
+    }
+    return NC_OK;
+}
+
+nc_status NET(nc_network_loss_grad)(const nc_network *net, const T *params, T *grads, size_t n,
+                                    const T *x, ptrdiff_t x_rs, const T *y, ptrdiff_t y_rs,
+                                    const T *sample_weight, int training, uint64_t seed,
+                                    void *workspace, size_t workspace_bytes, double *loss)
+{
+    if (!loss || n == 0 || !x || !y || !params || !grads)
+        return NC_ERR_INVALID_ARGUMENT;
+    nc_status status = NET(check_call)(net, n, workspace, workspace_bytes);
+    if (status != NC_OK)
+        return status;
+    NET(buffers) buf;
+    NET(carve)(net, n, workspace, &buf);
+    size_t last = net->n_layers - 1;
+    size_t y_width =
+        net->loss == NC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY ? 1 : net->layers[last].n_out;
+    NET(gather_rows)(buf.input, x, x_rs, net->layers[0].n_in, NULL, 0, n);
+    NET(gather_rows)(buf.target, y, y_rs, y_width, NULL, 0, n);
+    const T *weights = NULL;
+    if (sample_weight) {
+        NET(gather_rows)(buf.weight, sample_weight, 1, 1, NULL, 0, n);
+        weights = buf.weight;
+    }
+    memset(grads, 0, net->n_params * sizeof(T));
+    status = NET(forward)(net, params, n, &buf, training, seed, 0);
+    if (status == NC_OK)
+        status = NET(batch_loss)(net, params, n, &buf, weights, loss);
+    if (status == NC_OK)
+        status = NET(backward)(net, params, grads, n, &buf, weights);
+    return status;
+}
