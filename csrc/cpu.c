@@ -49,7 +49,7 @@ static unsigned long long xgetbv0(void)
 
 static nc_cpu_info detected;    /* what the hardware supports */
 static const char *kernel_name; /* the path in use */
-static int num_threads;
+static int num_threads;         /* 0: follow OpenMP's setting */
 static int initialized;
 
 static void detect(nc_cpu_info *info)
@@ -135,16 +135,12 @@ static int env_int(const char *name)
     return (*end == '\0' && v > 0 && v < 4096) ? (int)v : 0;
 }
 
-static int default_threads(void)
+/* Threads set by nc_set_num_threads or NNCORE_NUM_THREADS; 0 = not set, then
+ * OpenMP decides (OMP_NUM_THREADS, or threadpoolctl's limits, which set the
+ * OpenMP runtime's value), so nncore follows the tools users already know. */
+static int explicit_threads(void)
 {
-    int n = env_int("NNCORE_NUM_THREADS");
-    if (!n)
-        n = env_int("OMP_NUM_THREADS");
-#if defined(NNCORE_OPENMP)
-    if (!n)
-        n = omp_get_num_procs();
-#endif
-    return n > 0 ? n : 1;
+    return env_int("NNCORE_NUM_THREADS");
 }
 
 /* Runs once. The first call comes from the module import, holding the GIL,
@@ -158,7 +154,7 @@ void nc_cpu_init(void)
     const char *forced = getenv("NNCORE_ARCH");
     if (forced && *forced && kernel_supported(forced))
         kernel_name = canonical_name(forced);
-    num_threads = default_threads();
+    num_threads = explicit_threads();
     nc_select_kernels(kernel_name);
     initialized = 1;
 }
@@ -189,5 +185,11 @@ void nc_set_num_threads(int n)
 int nc_get_num_threads(void)
 {
     nc_cpu_init();
-    return num_threads;
+    if (num_threads > 0)
+        return num_threads;
+#if defined(NNCORE_OPENMP)
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
 }
