@@ -20,12 +20,40 @@ from nncore._validation import (
 )
 
 __all__ = [
+    "ACTIVATIONS",
+    "LOSSES",
     "gemm",
     "matmul",
+    "activation",
+    "activation_grad",
+    "loss",
+    "loss_grad",
     "set_num_threads",
     "get_num_threads",
     "cpu_features",
 ]
+
+ACTIVATIONS = (
+    "linear",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "sigmoid",
+    "tanh",
+    "softplus",
+    "gelu",
+    "softmax",
+)
+ALPHA_DEFAULTS = {"leaky_relu": 0.01, "elu": 1.0}
+LOSSES = (
+    "mse",
+    "mae",
+    "huber",
+    "poisson",
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+)
 
 
 def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, out=None):
@@ -122,3 +150,192 @@ def get_num_threads():
 def cpu_features():
     """{'avx2': bool, 'fma': bool, 'avx512f': bool, ..., 'kernel': the path in use}."""
     return _core.cpu_features()
+
+
+# ------------------------------------------------------------- activations
+
+
+def _choice(name, valid, what):
+    if not isinstance(name, str) or name not in valid:
+        raise ValueError(f"{what} must be one of {', '.join(valid)}; got {name!r}")
+    return name
+
+
+def _alpha_for(name, alpha):
+    if alpha is None:
+        return ALPHA_DEFAULTS.get(name, 0.0)
+    if name not in ALPHA_DEFAULTS:
+        raise ValueError(
+            f"alpha applies to leaky_relu and elu only; got alpha={alpha!r} for {name}"
+        )
+    return real_number(alpha, "alpha")
+
+
+def _rows(arr):
+    """arr as 2-D (rows, last axis) with unit column stride: a view whenever possible."""
+    matrix = arr.reshape(1, 1) if arr.ndim == 0 else arr.reshape(-1, arr.shape[-1])
+    if matrix.shape[1] > 1 and matrix.strides[1] != matrix.itemsize:
+        matrix = np.ascontiguousarray(matrix)
+    return kernel_ready(matrix, matrix.dtype)
+
+
+def _same_memory(a, b):
+    """a and b are the same elements in the same layout (in-place use is then safe)."""
+    return (
+        a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+        and a.shape == b.shape
+        and a.strides == b.strides
+    )
+
+
+def _output(out, shape, dtype, inputs=(), in_place_ok=None):
+    """(array to return, 2-D array the kernel writes, copy back afterwards?).
+
+    out may be exactly `in_place_ok`; any other overlap with an input, or a
+    layout the kernel cannot write, goes through a scratch array."""
+    if out is None:
+        result = np.empty(shape, dtype=dtype)
+        return result, _rows(result), False
+    writable_output(out, "out", shape, dtype)
+    exact = in_place_ok is not None and _same_memory(out, in_place_ok)
+    clash = any(np.may_share_memory(out, x) for x in inputs) or (
+        in_place_ok is not None and not exact and np.may_share_memory(out, in_place_ok)
+    )
+    if out.flags.c_contiguous and not clash:
+        return out, _rows(out), False
+    return out, _rows(np.empty(shape, dtype=dtype)), True
+
+
+def activation(x, name, *, alpha=None, out=None):
+    """f(x) elementwise (softmax: over the last axis).
+
+    name: linear, relu, leaky_relu (alpha, default 0.01), elu (alpha, default 1),
+    sigmoid, tanh, softplus, gelu (exact erf form), softmax. out may be x.
+
+    >>> import numpy as np
+    >>> from nncore.kernels import activation
+    >>> activation(np.array([-1.0, 0.0, 2.0]), "relu")
+    array([0., 0., 2.])
+    """
+    name = _choice(name, ACTIVATIONS, "name")
+    alpha = _alpha_for(name, alpha)
+    x = float_array(x, "x")
+    if name == "softmax" and x.ndim == 0:
+        raise ValueError("softmax needs x with at least 1 dimension (it runs over the last axis)")
+    result, target, copy_back = _output(out, x.shape, x.dtype, in_place_ok=x)
+    if x.size:
+        _core.activation_forward(_rows(x), target, name, alpha)
+    if copy_back:
+        result[...] = target.reshape(x.shape)
+    return result
+
+
+def activation_grad(x, y, dy, name, *, alpha=None, out=None):
+    """dL/dx from the pre-activation x, the output y = f(x) and dy = dL/dy.
+
+    All three have one shape. out may be dy (not x or y).
+    """
+    name = _choice(name, ACTIVATIONS, "name")
+    alpha = _alpha_for(name, alpha)
+    x = float_array(x, "x")
+    y = float_array(y, "y")
+    dy = float_array(dy, "dy")
+    for arr, arg in ((y, "y"), (dy, "dy")):
+        if arr.shape != x.shape:
+            raise ValueError(f"{arg} must have the shape of x {x.shape}; got {arr.shape}")
+    dtype = result_dtype(x, y, dy)
+    x, y, dy = (arr.astype(dtype, copy=False) for arr in (x, y, dy))
+    result, target, copy_back = _output(out, x.shape, dtype, inputs=(x, y), in_place_ok=dy)
+    if x.size:
+        _core.activation_backward(_rows(x), _rows(y), _rows(dy), target, name, alpha)
+    if copy_back:
+        result[...] = target.reshape(x.shape)
+    return result
+
+
+# ------------------------------------------------------------------ losses
+
+
+def _loss_arguments(y_pred, y_true, name, sample_weight):
+    """Checked 2-D (samples x outputs) predictions, targets, weights and dtype."""
+    name = _choice(name, LOSSES, "name")
+    p = float_array(y_pred, "y_pred")
+    if p.ndim == 0:
+        raise ValueError("y_pred must have a samples axis; got a scalar")
+    sparse = name == "sparse_categorical_crossentropy"
+    t = float_array(y_true, "y_true", allow_int=True)
+    if p.size and not np.isfinite(p).all():
+        raise ValueError("y_pred contains NaN or infinity")
+    if t.size and not np.isfinite(t).all():
+        raise ValueError("y_true contains NaN or infinity")
+    n = p.shape[0]
+    if sparse:
+        if p.ndim != 2:
+            raise ValueError(f"y_pred must be 2-D (samples, classes); got shape {p.shape}")
+        if t.shape not in ((n,), (n, 1)):
+            raise ValueError(f"y_true must hold {n} class labels, shape ({n},); got {t.shape}")
+        labels = t.reshape(n)
+        classes = p.shape[1]
+        if n and (
+            labels.min() < 0 or labels.max() >= classes or (labels != np.round(labels)).any()
+        ):
+            raise ValueError(
+                f"y_true must hold integer class labels in [0, {classes - 1}]; got values from "
+                f"{labels.min()} to {labels.max()}"
+            )
+    elif t.shape != p.shape:
+        if p.ndim <= 2 and t.ndim <= 2 and t.size == p.size and t.shape[:1] == p.shape[:1]:
+            t = t.reshape(p.shape)  # (n,) against (n, 1), as Keras accepts
+        else:
+            raise ValueError(f"y_true must have the shape of y_pred {p.shape}; got {t.shape}")
+    w = None
+    if sample_weight is not None:
+        w = float_array(sample_weight, "sample_weight", allow_int=True)
+        if w.shape not in ((n,), (n, 1)):
+            raise ValueError(f"sample_weight must have shape ({n},); got {w.shape}")
+        if w.size and (not np.isfinite(w).all() or (w < 0).any()):
+            raise ValueError("sample_weight must be finite and >= 0")
+    # float targets and weights take part in the dtype; integer labels do not
+    given_floats = [
+        arr
+        for arr, given in ((t, y_true), (w, sample_weight))
+        if arr is not None and isinstance(given, np.ndarray) and given.dtype.kind == "f"
+    ]
+    dtype = result_dtype(p, *given_floats)
+    width = int(np.prod(p.shape[1:]))  # outputs per sample (explicit: n may be 0)
+    p2 = _rows(p.astype(dtype, copy=False).reshape(n, width))
+    if sparse:
+        t2 = np.ascontiguousarray(t.reshape(n, 1), dtype=dtype)
+    else:
+        t2 = np.ascontiguousarray(t.reshape(p2.shape), dtype=dtype)
+    w2 = None if w is None else np.ascontiguousarray(w.reshape(n), dtype=dtype)
+    return name, p, p2, t2, w2, dtype
+
+
+def loss(y_pred, y_true, name, *, sample_weight=None):
+    """The loss as a Python float (see API.md for the definitions).
+
+    The first axis holds samples; the others are flattened into outputs.
+    Per-sample losses are means over outputs (sums over classes for the
+    categorical cross-entropies); with sample weights w the result is
+    sum_i w_i * loss_i / n_samples, as Keras computes it. Cross-entropies
+    take probabilities, clipped to [1e-7, 1 - 1e-7].
+
+    >>> import numpy as np
+    >>> from nncore.kernels import loss
+    >>> loss(np.array([[0.5], [1.5]]), np.array([[1.0], [1.0]]), "mse")
+    0.25
+    """
+    name, p, p2, t2, w2, dtype = _loss_arguments(y_pred, y_true, name, sample_weight)
+    return float(_core.loss_value(p2, t2, name, False, w2))
+
+
+def loss_grad(y_pred, y_true, name, *, sample_weight=None, out=None):
+    """d loss / d y_pred, shaped like y_pred (out may be y_pred)."""
+    name, p, p2, t2, w2, dtype = _loss_arguments(y_pred, y_true, name, sample_weight)
+    result, target, copy_back = _output(out, p.shape, dtype, in_place_ok=p)
+    if p.size:
+        _core.loss_gradient(p2, t2, name, False, w2, target.reshape(p2.shape))
+    if copy_back:
+        result[...] = target.reshape(p.shape)
+    return result

@@ -1,0 +1,217 @@
+"""Losses and their gradients: an independent float64 numpy version, central
+finite differences, Keras' sample-weight semantics, the logits forms, the C
+reference twins, and bad input."""
+
+import numpy as np
+import pytest
+
+from nncore import _core
+from nncore.kernels import LOSSES, loss, loss_grad
+
+EPS = 1e-7
+
+
+def numpy_loss(p, t, name, w=None):
+    n = len(p)
+    p = p.astype(np.float64).reshape(n, p[0].size if n else p.shape[-1])
+    if name == "sparse_categorical_crossentropy":
+        t = np.eye(p.shape[1])[t.astype(int).ravel()]
+        name = "categorical_crossentropy"
+    t = t.astype(np.float64).reshape(p.shape)
+    d = p - t
+    if name == "mse":
+        per = np.mean(d**2, axis=1)
+    elif name == "mae":
+        per = np.mean(np.abs(d), axis=1)
+    elif name == "huber":
+        per = np.mean(np.where(np.abs(d) <= 1, 0.5 * d**2, np.abs(d) - 0.5), axis=1)
+    elif name == "poisson":
+        per = np.mean(p - t * np.log(p + EPS), axis=1)
+    elif name == "binary_crossentropy":
+        q = np.clip(p, EPS, 1 - EPS)
+        per = np.mean(-(t * np.log(q) + (1 - t) * np.log(1 - q)), axis=1)
+    else:
+        per = -np.sum(t * np.log(np.clip(p, EPS, 1 - EPS)), axis=1)
+    w = np.ones(n) if w is None else w
+    return np.sum(w * per) / n if n else 0.0
+
+
+def data_for(name, rng, shape, dtype):
+    n, k = shape
+    if name in ("binary_crossentropy",):
+        p = rng.uniform(0.05, 0.95, shape)
+        t = rng.integers(0, 2, shape).astype(float)
+    elif name == "categorical_crossentropy":
+        p = rng.dirichlet(np.ones(k), n) if n else np.zeros(shape)
+        p = np.clip(p, 0.01, None)
+        t = np.eye(k)[rng.integers(0, k, n)]
+    elif name == "sparse_categorical_crossentropy":
+        p = np.clip(rng.dirichlet(np.ones(k), n), 0.01, None) if n else np.zeros(shape)
+        t = rng.integers(0, k, n)
+    elif name == "poisson":
+        p = rng.uniform(0.1, 3, shape)
+        t = rng.poisson(1.0, shape).astype(float)
+    else:
+        p = rng.standard_normal(shape) * 2
+        t = rng.standard_normal(shape)
+    return p.astype(dtype), (t.astype(dtype) if t.dtype.kind == "f" else t)
+
+
+@pytest.mark.parametrize("name", LOSSES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(0, 3), (1, 1), (7, 5), (33, 17)])
+def test_value_matches_numpy_with_and_without_weights(rng, name, dtype, shape):
+    p, t = data_for(name, rng, shape, dtype)
+    w = rng.uniform(0, 2, shape[0]).astype(dtype)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(loss(p, t, name), numpy_loss(p, t, name), rtol=tol, atol=tol)
+    np.testing.assert_allclose(
+        loss(p, t, name, sample_weight=w), numpy_loss(p, t, name, w), rtol=tol, atol=tol
+    )
+    assert loss_grad(p, t, name).shape == p.shape
+    assert loss_grad(p, t, name).dtype == dtype
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_gradient_matches_finite_differences(rng, name):
+    p, t = data_for(name, rng, (6, 4), np.float64)
+    if name in ("mae", "huber"):
+        p[np.abs(p - t) < 1e-3] += 0.1  # away from the kinks
+    w = rng.uniform(0.5, 2, 6)
+    got = loss_grad(p, t, name, sample_weight=w)
+    want = np.empty_like(p)
+    eps = 1e-6
+    for index in np.ndindex(p.shape):
+        step = np.zeros_like(p)
+        step[index] = eps
+        up = loss(p + step, t, name, sample_weight=w)
+        down = loss(p - step, t, name, sample_weight=w)
+        want[index] = (up - down) / (2 * eps)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)
+
+
+def softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_logits_forms_match_the_probability_forms(rng, dtype):
+    z = rng.standard_normal((9, 4)).astype(dtype)
+    onehot = np.eye(4, dtype=dtype)[rng.integers(0, 4, 9)]
+    labels = onehot.argmax(axis=1).astype(dtype).reshape(9, 1)
+    w = rng.uniform(0, 2, 9).astype(dtype)
+    p = softmax(z.astype(np.float64))
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for name, target in (
+        ("categorical_crossentropy", onehot),
+        ("sparse_categorical_crossentropy", labels),
+    ):
+        value = _core.loss_value(z, target, name, True, w)
+        np.testing.assert_allclose(value, numpy_loss(p, target, name, w), rtol=tol)
+        grad = np.empty_like(z)
+        _core.loss_gradient(z, target, name, True, w, grad)
+        # exactly w_i (p - t) / n at the logits
+        np.testing.assert_allclose(grad, w[:, None] * (p - onehot) / 9, rtol=tol * 10, atol=tol)
+    t = rng.integers(0, 2, (9, 4)).astype(dtype)
+    s = 1 / (1 + np.exp(-z.astype(np.float64)))
+    value = _core.loss_value(z, t, "binary_crossentropy", True, None)
+    np.testing.assert_allclose(value, numpy_loss(s, t, "binary_crossentropy"), rtol=tol)
+    grad = np.empty_like(z)
+    _core.loss_gradient(z, t, "binary_crossentropy", True, None, grad)
+    np.testing.assert_allclose(grad, (s - t) / 36, rtol=tol * 10, atol=tol)
+    # no overflow at extreme logits
+    huge = np.array([[1e4, -1e4]], dtype)
+    assert np.isfinite(
+        _core.loss_value(huge, np.array([[0, 1]], dtype), "binary_crossentropy", True, None)
+    )
+
+
+@pytest.mark.parametrize("name", LOSSES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fast_kernels_match_their_reference_twins(rng, name, dtype):
+    p, t = data_for(name, rng, (29, 6), dtype)
+    t2 = np.ascontiguousarray(np.asarray(t, dtype).reshape(29, -1))
+    w = rng.uniform(0, 2, 29).astype(dtype)
+    fast = _core.loss_value(p, t2, name, False, w)
+    ref = _core.loss_value(p, t2, name, False, w, True)
+    np.testing.assert_allclose(fast, ref, rtol=1e-12)
+    g_fast, g_ref = np.empty_like(p), np.empty_like(p)
+    _core.loss_gradient(p, t2, name, False, w, g_fast)
+    _core.loss_gradient(p, t2, name, False, w, g_ref, True)
+    np.testing.assert_allclose(g_fast, g_ref, rtol=4 * np.finfo(dtype).eps, atol=1e-30)
+
+
+def test_shapes_keras_accepts_and_sparse_labels():
+    p = np.array([[0.2], [0.9]])
+    assert loss(p, np.array([0, 1]), "binary_crossentropy") == pytest.approx(
+        numpy_loss(p, np.array([[0.0], [1.0]]), "binary_crossentropy")
+    )
+    probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
+    for labels in ([0, 2], np.array([[0], [2]]), np.array([0.0, 2.0])):
+        assert loss(probs, labels, "sparse_categorical_crossentropy") == pytest.approx(
+            -(np.log(0.7) + np.log(0.8)) / 2
+        )
+    assert loss(np.ones((3, 2), np.float32), np.ones((3, 2), np.int64), "mse") == 0.0
+    assert loss(np.ones((3, 2), np.float32), np.ones((3, 2), np.int64), "mse").__class__ is float
+
+
+def test_clipped_probabilities_have_zero_gradient():
+    g = loss_grad(np.array([[0.0, 1.0]]), np.array([[1.0, 0.0]]), "binary_crossentropy")
+    np.testing.assert_array_equal(g, [[0.0, 0.0]])
+    assert np.isfinite(loss(np.array([[0.0, 1.0]]), np.array([[1.0, 0.0]]), "binary_crossentropy"))
+
+
+def test_out_may_be_y_pred():
+    p = np.array([[0.5, 2.0]])
+    t = np.array([[1.0, 1.0]])
+    want = loss_grad(p, t, "mse")
+    assert loss_grad(p, t, "mse", out=p) is p
+    np.testing.assert_allclose(p, want)
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, error, words",
+    [
+        ((np.ones((2, 2)), np.ones((2, 2)), "hinge"), {}, ValueError, "name must be one of"),
+        ((np.ones((2, 2)), np.ones((3, 2)), "mse"), {}, ValueError, "y_true must have the shape"),
+        ((np.ones((2, 2), int), np.ones((2, 2)), "mse"), {}, TypeError, "y_pred must have dtype"),
+        ((np.ones((2, 2)), np.ones((2, 2), complex), "mse"), {}, TypeError, "y_true"),
+        ((np.ones((2, 2)), np.full((2, 2), np.nan), "mse"), {}, ValueError, "y_true contains NaN"),
+        ((np.full((2, 2), np.inf), np.ones((2, 2)), "mse"), {}, ValueError, "y_pred contains NaN"),
+        (
+            (np.ones((2, 3)) / 3, [0, 3], "sparse_categorical_crossentropy"),
+            {},
+            ValueError,
+            r"labels in \[0, 2\]",
+        ),
+        (
+            (np.ones((2, 3)) / 3, [0, 1.5], "sparse_categorical_crossentropy"),
+            {},
+            ValueError,
+            "integer class labels",
+        ),
+        (
+            (np.ones((2, 3)) / 3, [0, 1, 2], "sparse_categorical_crossentropy"),
+            {},
+            ValueError,
+            "2 class labels",
+        ),
+        (
+            (np.ones((2, 2)), np.ones((2, 2)), "mse"),
+            {"sample_weight": [1, -1]},
+            ValueError,
+            "sample_weight must be finite and >= 0",
+        ),
+        (
+            (np.ones((2, 2)), np.ones((2, 2)), "mse"),
+            {"sample_weight": [1, 1, 1]},
+            ValueError,
+            r"sample_weight must have shape \(2,\)",
+        ),
+        ((np.float64(1), np.float64(1), "mse"), {}, ValueError, "samples axis"),
+    ],
+)
+def test_bad_input(args, kwargs, error, words):
+    with pytest.raises(error, match=words):
+        loss(*args, **kwargs)
