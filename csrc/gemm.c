@@ -1,28 +1,166 @@
 /*
- * gemm.c -- the public GEMM entry points.
- *
- * For now every path runs the reference loops; the blocked, packed,
- * threaded driver (Goto/BLIS scheme) replaces this file's body.
+ * gemm.c -- the public GEMM entry points: the blocked, packed, threaded
+ * driver (template gemm_impl.h), the portable microkernels (template
+ * gemm_simd_impl.h with one-element "vectors"), and the table that points
+ * at the instruction-set path in use (nc_select_kernels).
  */
+#include <stdint.h>
+#include <string.h>
+
 #include "cpu.h"
+#include "gemm_kernels.h"
 #include "nncore.h"
 
-typedef struct nc_kernel_table {
-    nc_status (*gemm_f32)(size_t, size_t, size_t, float, const float *, ptrdiff_t, ptrdiff_t,
-                          const float *, ptrdiff_t, ptrdiff_t, float, float *, ptrdiff_t,
-                          ptrdiff_t);
-    nc_status (*gemm_f64)(size_t, size_t, size_t, double, const double *, ptrdiff_t, ptrdiff_t,
-                          const double *, ptrdiff_t, ptrdiff_t, double, double *, ptrdiff_t,
-                          ptrdiff_t);
-} nc_kernel_table;
+#if defined(NNCORE_OPENMP)
+#include <omp.h>
+#define NC_PRAGMA_OMP(text) _Pragma(text)
+#else
+#define NC_PRAGMA_OMP(text)
+#endif
 
-static nc_kernel_table kernels = {nc_gemm_f32_ref, nc_gemm_f64_ref};
+/* Below this many multiply-adds one thread is faster than waking a team
+ * (measured with bench/gemm.py on Zen3: about 2 us to start 2 threads). */
+#define NC_GEMM_PARALLEL_WORK (96.0 * 96.0 * 96.0)
+
+/* ------------------------------------------------------ packing buffers
+ *
+ * nc_gemm has no workspace argument, so the packed panels live in static
+ * thread-local buffers: no allocation on any call (so no failure mode and
+ * no allocator cost on the tiny GEMMs of a training loop), and Python
+ * threads that call GEMM at the same time with the GIL released each use
+ * their own. The calling thread's B buffer is shared with its OpenMP team
+ * for the duration of one call; each team member packs A into its own.
+ * The memory is reserved (zero pages) per thread that ever runs a GEMM,
+ * and only touched up to the sizes the block sizes ask for.
+ *
+ * Some toolchains do not honour an alignment beyond 16 for thread-local
+ * storage of a dlopen'ed library, so the buffers are over-sized by 64 bytes
+ * and aligned by hand.
+ */
+#if defined(_MSC_VER)
+#define NC_THREAD_LOCAL __declspec(thread)
+#else
+#define NC_THREAD_LOCAL _Thread_local
+#endif
+
+static NC_THREAD_LOCAL unsigned char a_storage[NC_GEMM_A_BUFFER_BYTES + 64];
+static NC_THREAD_LOCAL unsigned char b_storage[NC_GEMM_B_BUFFER_BYTES + 64];
+
+static void *align64(unsigned char *p)
+{
+    return p + ((64 - (uintptr_t)p % 64) % 64);
+}
+
+#define A_BUFFER() align64(a_storage)
+#define B_BUFFER() align64(b_storage)
+
+/* ------------------------------------------- portable microkernels (any CPU) */
+
+/* One-element "vectors": plain C that the compiler may vectorize itself. */
+#define VZERO() 0
+#define VSET1(x) (x)
+#define VLOADU(p) (*(p))
+#define VSTOREU(p, v) (*(p) = (v))
+#define VBCAST(p) (*(p))
+#define VFMA(a, b, c) ((a) * (b) + (c))
+#define VMUL(a, b) ((a) * (b))
+#define VLOAD_PART(p, n) (*(p))
+#define VSTORE_PART(p, v, n) (*(p) = (v))
+#define W 1
+#define MR 4
+#define NV 4
+
+#define T float
+#define V float
+#define MICRO generic_micro_f32_4x4
+#define SMALL generic_small_f32
+#include "gemm_simd_impl.h"
+#undef T
+#undef V
+#undef MICRO
+#undef SMALL
+
+#define T double
+#define V double
+#define MICRO generic_micro_f64_4x4
+#define SMALL generic_small_f64
+#include "gemm_simd_impl.h"
+#undef T
+#undef V
+#undef MICRO
+#undef SMALL
+
+#undef VZERO
+#undef VSET1
+#undef VLOADU
+#undef VSTOREU
+#undef VBCAST
+#undef VFMA
+#undef VMUL
+#undef VLOAD_PART
+#undef VSTORE_PART
+#undef W
+#undef MR
+#undef NV
+
+/* Block sizes of the portable path: a 4x4 tile of scalars fits the 16
+ * registers of x86-64 and most others; cache blocks as for a small core. */
+const nc_gemm_path_f32 nc_gemm_generic_f32 = {
+    {.mr = 4, .nr = 4, .kc = 256, .mc = 128, .nc = 2048, .small_work = 32 * 32 * 32},
+    generic_micro_f32_4x4,
+    generic_small_f32};
+const nc_gemm_path_f64 nc_gemm_generic_f64 = {
+    {.mr = 4, .nr = 4, .kc = 256, .mc = 64, .nc = 1024, .small_work = 32 * 32 * 32},
+    generic_micro_f64_4x4,
+    generic_small_f64};
+
+/* ------------------------------------------------------------ the driver */
+
+#define T float
+#define FN(name) name##_f32
+#define PATH nc_gemm_path_f32
+#include "gemm_impl.h"
+#undef T
+#undef FN
+#undef PATH
+
+#define T double
+#define FN(name) name##_f64
+#define PATH nc_gemm_path_f64
+#include "gemm_impl.h"
+#undef T
+#undef FN
+#undef PATH
+
+/* ------------------------------------------------------- the kernel table */
+
+static const nc_gemm_path_f32 *path_f32 = &nc_gemm_generic_f32;
+static const nc_gemm_path_f64 *path_f64 = &nc_gemm_generic_f64;
 
 void nc_select_kernels(const char *name)
 {
-    (void)name;
-    kernels.gemm_f32 = nc_gemm_f32_ref;
-    kernels.gemm_f64 = nc_gemm_f64_ref;
+    path_f32 = &nc_gemm_generic_f32;
+    path_f64 = &nc_gemm_generic_f64;
+    if (!name)
+        return;
+#if defined(NNCORE_HAVE_AVX2)
+    if (strcmp(name, "avx2") == 0) {
+        path_f32 = &nc_gemm_avx2_f32;
+        path_f64 = &nc_gemm_avx2_f64;
+    }
+#endif
+#if defined(NNCORE_HAVE_AVX512)
+    if (strcmp(name, "avx512") == 0) {
+        path_f32 = &nc_gemm_avx512_f32;
+        path_f64 = &nc_gemm_avx512_f64;
+    }
+#endif
+#if defined(NNCORE_HAVE_NEON)
+    if (strcmp(name, "neon") == 0) {
+        path_f32 = &nc_gemm_neon_f32;
+        path_f64 = &nc_gemm_neon_f64;
+    }
+#endif
 }
 
 nc_status nc_gemm_f32(size_t m, size_t n, size_t k, float alpha, const float *a, ptrdiff_t a_rs,
@@ -30,7 +168,7 @@ nc_status nc_gemm_f32(size_t m, size_t n, size_t k, float alpha, const float *a,
                       float *c, ptrdiff_t c_rs, ptrdiff_t c_cs)
 {
     nc_cpu_init();
-    return kernels.gemm_f32(m, n, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, c_rs, c_cs);
+    return gemm_f32(path_f32, m, n, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, c_rs, c_cs);
 }
 
 nc_status nc_gemm_f64(size_t m, size_t n, size_t k, double alpha, const double *a, ptrdiff_t a_rs,
@@ -38,5 +176,5 @@ nc_status nc_gemm_f64(size_t m, size_t n, size_t k, double alpha, const double *
                       double *c, ptrdiff_t c_rs, ptrdiff_t c_cs)
 {
     nc_cpu_init();
-    return kernels.gemm_f64(m, n, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, c_rs, c_cs);
+    return gemm_f64(path_f64, m, n, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, c_rs, c_cs);
 }

@@ -23,3 +23,9 @@ def available_kernels():
     if features["neon"]:
         paths.append("neon")
     return paths
+
+
+@pytest.fixture
+def kernel_paths():
+    """available_kernels() for tests (importlib mode cannot import conftest)."""
+    return available_kernels()

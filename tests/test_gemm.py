@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from nncore import kernels
-from nncore.kernels import gemm, matmul
+from nncore import _core, kernels
+from nncore.kernels import _gemm, gemm, matmul
 
 SIZES = [0, 1, 7, 17, 33]
 
@@ -110,3 +110,129 @@ def test_cpu_features_reports_a_kernel():
     features = kernels.cpu_features()
     assert features["kernel"] in ("generic", "avx2", "avx512", "neon")
     assert set(features) >= {"avx2", "fma", "avx512f", "kernel"}
+
+
+# ---------------------------------------------------------------- every path
+#
+# The blocked driver's edges sit at the register tile (MR x NR), the depth
+# block KC and the row block MC of each path; the AVX2 path uses MR 6,
+# NR 16 (float32) / 8 (float64), KC 256, MC 168 / 72, the generic path 4 x 4.
+# Shapes below m*n*k = 64**3 run the small unpacked kernel, larger ones the
+# packed driver, so both appear with odd edges.
+PATH_SHAPES = [
+    (0, 5, 3),
+    (5, 0, 3),
+    (1, 1, 1),
+    (7, 7, 7),
+    (7, 17, 9),  # MR+1 x NR+1 (float32)
+    (32, 6, 4),  # tiny MLP layer
+    (6, 16, 256),  # exactly one tile and one KC block
+    (7, 300, 257),  # packed: MR+1 rows, KC+1 depth, NR edge
+    (169, 17, 130),  # packed: MC+1 rows (float32)
+    (73, 9, 600),  # packed: MC+1 rows (float64), three KC blocks
+    (300, 290, 280),
+]
+
+
+@pytest.fixture
+def restore_kernel():
+    default = kernels.cpu_features()["kernel"]
+    yield
+    _core.set_kernel(default)
+
+
+def float64_product(a, b, trans_a, trans_b, alpha=1.0, beta=0.0, c=None):
+    op_a = (a.T if trans_a else a).astype(np.float64)
+    op_b = (b.T if trans_b else b).astype(np.float64)
+    want = alpha * (op_a @ op_b)
+    if beta != 0:
+        want += beta * c.astype(np.float64)
+    return want, np.abs(op_a).sum(axis=1, keepdims=True) @ np.abs(op_b).sum(axis=0, keepdims=True)
+
+
+def assert_close_to_float64(got, want, magnitude, dtype, k, alpha=1.0):
+    # error bound of a length-k dot product: ~k*eps relative to sum |a||b|
+    eps = np.finfo(dtype).eps
+    atol = 2 * (k + 2) * eps * (abs(alpha) * magnitude + np.abs(want) + 1e-30)
+    assert np.all(np.abs(got - want) <= atol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_path_against_reference_twin_and_float64(rng, dtype, kernel_paths, restore_kernel):
+    for path in kernel_paths:
+        _core.set_kernel(path)
+        for m, n, k in PATH_SHAPES:
+            for trans_a in (False, True):
+                for trans_b in (False, True):
+                    a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(dtype)
+                    b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(dtype)
+                    c = rng.standard_normal((m, n)).astype(dtype)
+                    args = (a, b, c, 0.75, -0.5, trans_a, trans_b, None)
+                    got = _gemm(*args, reference=False)
+                    twin = _gemm(*args, reference=True)
+                    want, magnitude = float64_product(a, b, trans_a, trans_b, 0.75, -0.5, c)
+                    where = f"path={path} shape={(m, n, k)} trans={(trans_a, trans_b)}"
+                    assert got.dtype == dtype, where
+                    assert_close_to_float64(got, want, magnitude, dtype, k, 0.75)
+                    assert_close_to_float64(twin, want, magnitude, dtype, k, 0.75)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_path_strided_views_and_beta_zero_with_nan(rng, dtype, kernel_paths, restore_kernel):
+    for path in kernel_paths:
+        _core.set_kernel(path)
+        for m, n, k in [(7, 17, 9), (33, 40, 300), (130, 70, 50)]:
+            # negative and non-unit strides on every operand
+            big_a = rng.standard_normal((2 * m + 1, 3 * k + 2)).astype(dtype)
+            big_b = rng.standard_normal((3 * k, 2 * n + 1)).astype(dtype)
+            a = big_a[::-2, 1::3][:m, :k]
+            b = big_b[::-3, ::-2][:k, :n]
+            for layout in ("C", "F", "strided"):
+                if layout == "strided":
+                    c = np.full((m, 2 * n), np.nan, dtype)[:, ::-2]
+                else:
+                    c = np.full((m, n), np.nan, dtype, order=layout)
+                got = gemm(a, b, c, alpha=-2.0, beta=0.0, out=c)
+                assert got is c
+                want, magnitude = float64_product(a, b, False, False, -2.0)
+                assert np.isfinite(c).all(), f"path={path} beta=0 read C ({layout})"
+                assert_close_to_float64(c, want, magnitude, dtype, k, 2.0)
+                # accumulate into the same (now finite) C with beta != 0
+                before = c.astype(np.float64)
+                gemm(a, b, c, alpha=1.0, beta=2.5, out=c)
+                want2 = want / -2.0 + 2.5 * before
+                assert_close_to_float64(c, want2, magnitude + 2.5 * np.abs(before), dtype, k)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_k_zero_scales_c(dtype, kernel_paths, restore_kernel):
+    for path in kernel_paths:
+        _core.set_kernel(path)
+        c = np.arange(12, dtype=dtype).reshape(3, 4)
+        got = gemm(np.ones((3, 0), dtype), np.ones((0, 4), dtype), c, beta=0.5)
+        np.testing.assert_array_equal(got, 0.5 * c)
+        nan_c = np.full((3, 4), np.nan, dtype)
+        got = gemm(np.ones((3, 0), dtype), np.ones((0, 4), dtype), nan_c, beta=0.0)
+        np.testing.assert_array_equal(got, np.zeros((3, 4), dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_results_bit_identical_for_one_and_two_threads(rng, dtype, kernel_paths, restore_kernel):
+    before = kernels.get_num_threads()
+    # row split, column split (m below two row panels), and several k blocks
+    shapes = [(300, 200, 600), (5, 2000, 300), (97, 523, 257), (1000, 64, 64)]
+    try:
+        for path in kernel_paths:
+            _core.set_kernel(path)
+            for m, n, k in shapes:
+                a = rng.standard_normal((k, m)).astype(dtype).T  # transposed view
+                b = rng.standard_normal((k, n)).astype(dtype)
+                c = rng.standard_normal((m, n)).astype(dtype)
+                results = []
+                for threads in (1, 2, 3):
+                    kernels.set_num_threads(threads)
+                    results.append(gemm(a, b, c, alpha=1.5, beta=0.5))
+                np.testing.assert_array_equal(results[0], results[1])
+                np.testing.assert_array_equal(results[0], results[2])
+    finally:
+        kernels.set_num_threads(before)

@@ -1,0 +1,250 @@
+/*
+ * gemm_impl.h -- template of the blocked GEMM driver, included by gemm.c once
+ * for float and once for double. Before including, gemm.c defines
+ *   T            the element type
+ *   FN(name)     name##_f32 or name##_f64 (internal names)
+ *   PATH         nc_gemm_path_f32 or nc_gemm_path_f64
+ *   A_BUFFER() / B_BUFFER()   this thread's packing buffers (see gemm.c)
+ *
+ * The scheme is Goto's (K. Goto, R. van de Geijn, "Anatomy of
+ * high-performance matrix multiplication", ACM TOMS 2008) as BLIS lays it
+ * out: five loops around a register-tiled microkernel.
+ *
+ *   for jc over n in steps of NC          (B block: KC x NC, kept in L3)
+ *     for pc over k in steps of KC        pack op(B)[pc.., jc..] into NR-column micro-panels
+ *       for ic over m in steps of MC      pack op(A)[ic.., pc..] into MR-row micro-panels (L2)
+ *         for jr over the NC columns in steps of NR   (one B micro-panel, L1)
+ *           for ir over the MC rows in steps of MR    microkernel: C tile += A panel * B panel
+ *
+ * Packing reads op(A) and op(B) through their row and column strides, so a
+ * transposed operand costs nothing extra; panels at the matrix edge are
+ * padded with zeros, so the microkernel always runs a full tile and only the
+ * valid part is written back.
+ *
+ * Threads share the packed B block and split the OUTPUT: whole MR-row panels
+ * of C (or whole NR-column panels when C has too few rows). No thread ever
+ * splits the k sum, and tile boundaries do not depend on the thread count, so
+ * every element of C is computed by the same operations in the same order
+ * for any number of threads: the results are bit-identical.
+ */
+
+/* Packs rows x depth of op(A) (element (i, p) at a[i*a_rs + p*a_cs]) into
+ * ceil(rows/mr) micro-panels, each depth steps of mr values, zero padded. */
+static void FN(pack_a)(size_t mr, size_t rows, size_t depth, const T *a, ptrdiff_t a_rs,
+                       ptrdiff_t a_cs, T *dst)
+{
+    for (size_t i0 = 0; i0 < rows; i0 += mr) {
+        size_t h = rows - i0 < mr ? rows - i0 : mr;
+        const T *src = a + (ptrdiff_t)i0 * a_rs;
+        if (a_rs == 1 && h == mr) {
+            /* op(A) is column-major (e.g. X^T of a row-major X): each step
+             * copies mr contiguous values. */
+            for (size_t p = 0; p < depth; p++, dst += mr)
+                for (size_t r = 0; r < mr; r++)
+                    dst[r] = src[(ptrdiff_t)p * a_cs + (ptrdiff_t)r];
+            continue;
+        }
+        for (size_t p = 0; p < depth; p++, dst += mr) {
+            for (size_t r = 0; r < h; r++)
+                dst[r] = src[(ptrdiff_t)r * a_rs + (ptrdiff_t)p * a_cs];
+            for (size_t r = h; r < mr; r++)
+                dst[r] = 0;
+        }
+    }
+}
+
+/* Packs depth x cols of op(B) (element (p, j) at b[p*b_rs + j*b_cs]) as one
+ * NR-column micro-panel: depth steps of nr values, zero padded. */
+static void FN(pack_b_panel)(size_t nr, size_t cols, size_t depth, const T *b, ptrdiff_t b_rs,
+                             ptrdiff_t b_cs, T *dst)
+{
+    if (b_cs == 1 && cols == nr) {
+        for (size_t p = 0; p < depth; p++, dst += nr)
+            for (size_t j = 0; j < nr; j++)
+                dst[j] = b[(ptrdiff_t)p * b_rs + (ptrdiff_t)j];
+        return;
+    }
+    for (size_t p = 0; p < depth; p++, dst += nr) {
+        for (size_t j = 0; j < cols; j++)
+            dst[j] = b[(ptrdiff_t)p * b_rs + (ptrdiff_t)j * b_cs];
+        for (size_t j = cols; j < nr; j++)
+            dst[j] = 0;
+    }
+}
+
+typedef struct FN(gemm_problem) {
+    size_t m, n, k;
+    T alpha, beta;
+    const T *a, *b;
+    T *c;
+    ptrdiff_t a_rs, a_cs, b_rs, b_cs, c_rs, c_cs;
+} FN(gemm_problem);
+
+/* Packs micro-panel jp of the B block that starts at (pc, jc). */
+static void FN(pack_b_one)(const FN(gemm_problem) * g, size_t nr, size_t nb, size_t kb, size_t jc,
+                           size_t pc, size_t jp, T *b_buffer)
+{
+    const size_t j0 = jp * nr;
+    const size_t cols = nb - j0 < nr ? nb - j0 : nr;
+    FN(pack_b_panel)(nr, cols, kb, g->b + (ptrdiff_t)pc * g->b_rs + (ptrdiff_t)(jc + j0) * g->b_cs,
+                     g->b_rs, g->b_cs, b_buffer + j0 * kb);
+}
+
+/* The part of the product that thread `thread` of `threads` computes. Every
+ * thread runs the same jc/pc loops; the packed B block (b_buffer, shared) is
+ * filled by all of them together between two barriers. */
+static void FN(gemm_worker)(const PATH *path, const FN(gemm_problem) * g, T *b_buffer, int thread,
+                            int threads)
+{
+    const nc_gemm_blocking *bs = &path->blocks;
+    const size_t mr = bs->mr, nr = bs->nr, kc = bs->kc;
+    /* The buffers bound MC and NC whatever the table says. */
+    size_t mc = bs->mc, ncb = bs->nc;
+    if (mc * kc * sizeof(T) > NC_GEMM_A_BUFFER_BYTES)
+        mc = NC_GEMM_A_BUFFER_BYTES / (kc * sizeof(T)) / mr * mr;
+    if (ncb * kc * sizeof(T) > NC_GEMM_B_BUFFER_BYTES)
+        ncb = NC_GEMM_B_BUFFER_BYTES / (kc * sizeof(T)) / nr * nr;
+    T *a_buffer = (T *)A_BUFFER();
+
+    /* Split C by row panels when there are enough of them, else by column
+     * panels (then each thread packs the whole A block itself). */
+    const size_t m_panels = (g->m + mr - 1) / mr;
+    const int split_rows = m_panels >= (size_t)threads;
+    size_t m_lo = 0, m_hi = g->m;
+    if (split_rows) {
+        m_lo = m_panels * (size_t)thread / (size_t)threads * mr;
+        m_hi = m_panels * (size_t)(thread + 1) / (size_t)threads * mr;
+        if (m_hi > g->m)
+            m_hi = g->m;
+    }
+
+    for (size_t jc = 0; jc < g->n; jc += ncb) {
+        const size_t nb = g->n - jc < ncb ? g->n - jc : ncb;
+        const ptrdiff_t n_panels = (ptrdiff_t)((nb + nr - 1) / nr);
+        size_t jp_lo = 0, jp_hi = (size_t)n_panels;
+        if (!split_rows) {
+            jp_lo = (size_t)n_panels * (size_t)thread / (size_t)threads;
+            jp_hi = (size_t)n_panels * (size_t)(thread + 1) / (size_t)threads;
+        }
+        for (size_t pc = 0; pc < g->k; pc += kc) {
+            const size_t kb = g->k - pc < kc ? g->k - pc : kc;
+            /* Later k blocks add to what the first one wrote. */
+            const T beta = pc == 0 ? g->beta : (T)1;
+
+            /* The B block is packed by all threads together (orphaned
+             * "omp for" with its implicit barrier), so it is complete before
+             * anyone reads it. Only inside our own parallel region: a caller
+             * running in someone else's team must not meet a work-sharing
+             * construct. */
+            if (threads > 1) {
+                NC_PRAGMA_OMP("omp for schedule(static)")
+                for (ptrdiff_t jp = 0; jp < n_panels; jp++)
+                    FN(pack_b_one)(g, nr, nb, kb, jc, pc, (size_t)jp, b_buffer);
+            } else {
+                for (ptrdiff_t jp = 0; jp < n_panels; jp++)
+                    FN(pack_b_one)(g, nr, nb, kb, jc, pc, (size_t)jp, b_buffer);
+            }
+
+            for (size_t ic = m_lo; ic < m_hi; ic += mc) {
+                const size_t mb = m_hi - ic < mc ? m_hi - ic : mc;
+                FN(pack_a)(mr, mb, kb, g->a + (ptrdiff_t)ic * g->a_rs + (ptrdiff_t)pc * g->a_cs,
+                           g->a_rs, g->a_cs, a_buffer);
+                for (size_t jp = jp_lo; jp < jp_hi; jp++) {
+                    const size_t j0 = jp * nr;
+                    const size_t w = nb - j0 < nr ? nb - j0 : nr;
+                    const T *b_panel = b_buffer + j0 * kb;
+                    for (size_t i0 = 0; i0 < mb; i0 += mr) {
+                        const size_t h = mb - i0 < mr ? mb - i0 : mr;
+                        const T *a_panel = a_buffer + i0 * kb;
+                        T *c_tile =
+                            g->c + (ptrdiff_t)(ic + i0) * g->c_rs + (ptrdiff_t)(jc + j0) * g->c_cs;
+                        if (h == mr && w == nr) {
+                            path->micro(kb, g->alpha, a_panel, b_panel, beta, c_tile, g->c_rs,
+                                        g->c_cs);
+                            continue;
+                        }
+                        /* Edge tile: full tile into scratch, valid part to C. */
+                        T tile[NC_GEMM_MAX_MR * NC_GEMM_MAX_NR];
+                        path->micro(kb, g->alpha, a_panel, b_panel, 0, tile, (ptrdiff_t)nr, 1);
+                        for (size_t r = 0; r < h; r++)
+                            for (size_t j = 0; j < w; j++) {
+                                T *cij = c_tile + (ptrdiff_t)r * g->c_rs + (ptrdiff_t)j * g->c_cs;
+                                *cij =
+                                    beta == 0 ? tile[r * nr + j] : tile[r * nr + j] + beta * *cij;
+                            }
+                    }
+                }
+            }
+            if (threads > 1) { /* everyone is done with B before it is repacked */
+                NC_PRAGMA_OMP("omp barrier")
+            }
+        }
+    }
+}
+
+/* C = beta * C for k == 0 (beta == 0 writes zeros without reading C). */
+static void FN(scale_c)(size_t m, size_t n, T beta, T *c, ptrdiff_t c_rs, ptrdiff_t c_cs)
+{
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            T *cij = c + (ptrdiff_t)i * c_rs + (ptrdiff_t)j * c_cs;
+            *cij = beta == 0 ? (T)0 : beta * *cij;
+        }
+}
+
+static nc_status FN(gemm)(const PATH *path, size_t m, size_t n, size_t k, T alpha, const T *a,
+                          ptrdiff_t a_rs, ptrdiff_t a_cs, const T *b, ptrdiff_t b_rs,
+                          ptrdiff_t b_cs, T beta, T *c, ptrdiff_t c_rs, ptrdiff_t c_cs)
+{
+    if ((m && n && !c) || (m && n && k && (!a || !b)))
+        return NC_ERR_INVALID_ARGUMENT;
+    if (m == 0 || n == 0)
+        return NC_OK;
+    if (k == 0) {
+        FN(scale_c)(m, n, beta, c, c_rs, c_cs);
+        return NC_OK;
+    }
+    /* The kernels store rows of C as vectors: for a column-major C compute
+     * C^T = op(B)^T op(A)^T instead, the same products in the same order. */
+    if (c_cs != 1 && c_rs == 1) {
+        const T *t = a;
+        a = b;
+        b = t;
+        ptrdiff_t s = a_rs;
+        a_rs = b_cs;
+        b_cs = s;
+        s = a_cs;
+        a_cs = b_rs;
+        b_rs = s;
+        size_t d = m;
+        m = n;
+        n = d;
+        c_rs = c_cs;
+        c_cs = 1;
+    }
+    const double work = (double)m * (double)n * (double)k;
+    if (work <= (double)path->blocks.small_work) {
+        if (b_cs == 1) {
+            path->small(m, n, k, alpha, a, a_rs, a_cs, b, b_rs, beta, c, c_rs, c_cs);
+            return NC_OK;
+        }
+        if (a_rs == 1) { /* C^T = op(B)^T op(A)^T has a unit-stride right operand */
+            path->small(n, m, k, alpha, b, b_cs, b_rs, a, a_cs, beta, c, c_cs, c_rs);
+            return NC_OK;
+        }
+    }
+    FN(gemm_problem) g = {m, n, k, alpha, beta, a, b, c, a_rs, a_cs, b_rs, b_cs, c_rs, c_cs};
+    T *b_buffer = (T *)B_BUFFER();
+    int threads = nc_get_num_threads();
+    if (work < NC_GEMM_PARALLEL_WORK)
+        threads = 1;
+    if (threads > 1) {
+#if defined(NNCORE_OPENMP)
+#pragma omp parallel num_threads(threads)
+        FN(gemm_worker)(path, &g, b_buffer, omp_get_thread_num(), omp_get_num_threads());
+        return NC_OK;
+#endif
+    }
+    FN(gemm_worker)(path, &g, b_buffer, 0, 1);
+    return NC_OK;
+}

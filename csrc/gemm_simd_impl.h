@@ -1,0 +1,217 @@
+/*
+ * gemm_simd_impl.h -- template for the microkernel and the small-shape kernel
+ * of one (instruction set, element type) pair. Included by gemm.c (portable
+ * C, "vectors" of one element), gemm_avx2.c, gemm_avx512.c and gemm_neon.c,
+ * once per element type, so the register-tiling logic is written once and the
+ * AVX-512 and NEON paths, which this machine cannot run, share the code that
+ * the AVX2 and generic tests exercise.
+ *
+ * Before including, define:
+ *   T                element type;  V  its vector type;  W  lanes per vector
+ *   MR, NV           register tile: MR rows x (NV*W) columns of C
+ *   MICRO, SMALL     names of the two functions to generate
+ *   VZERO()  VSET1(x)  VLOADU(p)  VSTOREU(p, v)  VBCAST(p)  (splat *p)
+ *   VFMA(a, b, c)  (a*b + c)   VMUL(a, b)
+ *   VLOAD_PART(p, n) / VSTORE_PART(p, v, n)   the first n < W lanes only
+ *                    (never touching memory past them)
+ * Everything is #undef'd at the end.
+ */
+
+#define NR (NV * W)
+#define NC_CAT_(x, y) x##y
+#define NC_CAT(x, y) NC_CAT_(x, y)
+#define SMALL_STORE NC_CAT(SMALL, _store)
+#define SMALL_TILE NC_CAT(SMALL, _tile)
+#define SMALL_ROWS_OF NC_CAT(SMALL, _rows)
+#define SMALL_ROWS 4 /* register tile of the small kernel: 4 rows x 2 vectors */
+
+#if defined(__GNUC__) && !defined(__clang__)
+#define NC_UNROLL _Pragma("GCC unroll 16")
+#elif defined(__clang__)
+#define NC_UNROLL _Pragma("unroll")
+#else
+#define NC_UNROLL
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define NC_INLINE static inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define NC_INLINE static __forceinline
+#else
+#define NC_INLINE static inline
+#endif
+
+/* Writes alpha*acc (+ beta*C) for one vector of a tile row: n valid lanes,
+ * C at c with column stride c_cs. beta == 0 never reads C. */
+NC_INLINE void SMALL_STORE(V acc, size_t n, T alpha, T beta, T *c, ptrdiff_t c_cs);
+
+static void MICRO(size_t k, T alpha, const T *a, const T *b, T beta, T *c, ptrdiff_t c_rs,
+                  ptrdiff_t c_cs)
+{
+    V acc[MR][NV];
+    NC_UNROLL
+    for (int r = 0; r < MR; r++) {
+        NC_UNROLL
+        for (int v = 0; v < NV; v++)
+            acc[r][v] = VZERO();
+    }
+    for (size_t p = 0; p < k; p++) {
+        V bv[NV];
+        NC_UNROLL
+        for (int v = 0; v < NV; v++)
+            bv[v] = VLOADU(b + v * W);
+        NC_UNROLL
+        for (int r = 0; r < MR; r++) {
+            V ar = VBCAST(a + r);
+            NC_UNROLL
+            for (int v = 0; v < NV; v++)
+                acc[r][v] = VFMA(ar, bv[v], acc[r][v]);
+        }
+        a += MR;
+        b += NR;
+    }
+    V valpha = VSET1(alpha);
+    if (c_cs == 1) {
+        if (beta == 0) {
+            NC_UNROLL
+            for (int r = 0; r < MR; r++) {
+                NC_UNROLL
+                for (int v = 0; v < NV; v++)
+                    VSTOREU(c + r * c_rs + v * W, VMUL(valpha, acc[r][v]));
+            }
+        } else {
+            V vbeta = VSET1(beta);
+            NC_UNROLL
+            for (int r = 0; r < MR; r++) {
+                NC_UNROLL
+                for (int v = 0; v < NV; v++) {
+                    T *cp = c + r * c_rs + v * W;
+                    VSTOREU(cp, VFMA(vbeta, VLOADU(cp), VMUL(valpha, acc[r][v])));
+                }
+            }
+        }
+        return;
+    }
+    /* C with a column stride: through a scratch tile, one element at a time. */
+    T tile[MR * NR];
+    NC_UNROLL /* constant indexes only, or acc would live in memory */
+        for (int r = 0; r < MR; r++)
+    {
+        NC_UNROLL
+        for (int v = 0; v < NV; v++)
+            VSTOREU(tile + r * NR + v * W, VMUL(valpha, acc[r][v]));
+    }
+    for (int r = 0; r < MR; r++)
+        for (int j = 0; j < NR; j++) {
+            T *cij = c + r * c_rs + j * c_cs;
+            *cij = (beta == 0) ? tile[r * NR + j] : tile[r * NR + j] + beta * *cij;
+        }
+}
+
+/* One ROWS x (NVS*W) tile of the small kernel, the last vector holding
+ * `last` (1..W) valid columns. ROWS and NVS are constants at every call, so
+ * the compiler keeps acc in registers. */
+NC_INLINE void SMALL_TILE(int rows, int nvs, size_t last, size_t k, T alpha, const T *a,
+                          ptrdiff_t a_rs, ptrdiff_t a_cs, const T *b, ptrdiff_t b_rs, T beta, T *c,
+                          ptrdiff_t c_rs, ptrdiff_t c_cs)
+{
+    V acc[SMALL_ROWS][2];
+    NC_UNROLL
+    for (int r = 0; r < SMALL_ROWS; r++) {
+        acc[r][0] = VZERO();
+        acc[r][1] = VZERO();
+    }
+    const int partial = last < W;
+    for (size_t p = 0; p < k; p++) {
+        const T *bp = b + (ptrdiff_t)p * b_rs;
+        V bv[2];
+        NC_UNROLL
+        for (int v = 0; v < nvs; v++)
+            bv[v] = (v == nvs - 1 && partial) ? VLOAD_PART(bp + v * W, last) : VLOADU(bp + v * W);
+        const T *ap = a + (ptrdiff_t)p * a_cs;
+        NC_UNROLL
+        for (int r = 0; r < rows; r++) {
+            V ar = VSET1(ap[r * a_rs]);
+            NC_UNROLL
+            for (int v = 0; v < nvs; v++)
+                acc[r][v] = VFMA(ar, bv[v], acc[r][v]);
+        }
+    }
+    NC_UNROLL
+    for (int r = 0; r < rows; r++) {
+        NC_UNROLL
+        for (int v = 0; v < nvs; v++)
+            SMALL_STORE(acc[r][v], v == nvs - 1 ? last : (size_t)W, alpha, beta,
+                        c + r * c_rs + v * W * c_cs, c_cs);
+    }
+}
+
+NC_INLINE void SMALL_STORE(V acc, size_t n, T alpha, T beta, T *c, ptrdiff_t c_cs)
+{
+    V x = VMUL(VSET1(alpha), acc);
+    if (c_cs == 1 && n == W) {
+        if (beta != 0)
+            x = VFMA(VSET1(beta), VLOADU(c), x);
+        VSTOREU(c, x);
+    } else if (c_cs == 1) {
+        if (beta != 0)
+            x = VFMA(VSET1(beta), VLOAD_PART(c, n), x);
+        VSTORE_PART(c, x, n);
+    } else {
+        T lanes[W];
+        VSTOREU(lanes, x);
+        for (size_t j = 0; j < n; j++) {
+            T *cj = c + (ptrdiff_t)j * c_cs;
+            *cj = (beta == 0) ? lanes[j] : lanes[j] + beta * *cj;
+        }
+    }
+}
+
+/* Rows in steps of SMALL_ROWS, each with constant sizes for the compiler. */
+NC_INLINE void SMALL_ROWS_OF(int nvs, size_t last, size_t m, size_t k, T alpha, const T *a,
+                             ptrdiff_t a_rs, ptrdiff_t a_cs, const T *b, ptrdiff_t b_rs, T beta,
+                             T *c, ptrdiff_t c_rs, ptrdiff_t c_cs)
+{
+    size_t i = 0;
+    for (; i + SMALL_ROWS <= m; i += SMALL_ROWS)
+        SMALL_TILE(SMALL_ROWS, nvs, last, k, alpha, a + (ptrdiff_t)i * a_rs, a_rs, a_cs, b, b_rs,
+                   beta, c + (ptrdiff_t)i * c_rs, c_rs, c_cs);
+    const T *ai = a + (ptrdiff_t)i * a_rs;
+    T *ci = c + (ptrdiff_t)i * c_rs;
+    switch (m - i) {
+    case 3:
+        SMALL_TILE(3, nvs, last, k, alpha, ai, a_rs, a_cs, b, b_rs, beta, ci, c_rs, c_cs);
+        break;
+    case 2:
+        SMALL_TILE(2, nvs, last, k, alpha, ai, a_rs, a_cs, b, b_rs, beta, ci, c_rs, c_cs);
+        break;
+    case 1:
+        SMALL_TILE(1, nvs, last, k, alpha, ai, a_rs, a_cs, b, b_rs, beta, ci, c_rs, c_cs);
+        break;
+    default: break;
+    }
+}
+
+static void SMALL(size_t m, size_t n, size_t k, T alpha, const T *a, ptrdiff_t a_rs, ptrdiff_t a_cs,
+                  const T *b, ptrdiff_t b_rs, T beta, T *c, ptrdiff_t c_rs, ptrdiff_t c_cs)
+{
+    for (size_t j = 0; j < n; j += 2 * W) {
+        size_t cols = n - j < 2 * W ? n - j : 2 * W;
+        const T *bj = b + j;
+        T *cj = c + (ptrdiff_t)j * c_cs;
+        if (cols > W)
+            SMALL_ROWS_OF(2, cols - W, m, k, alpha, a, a_rs, a_cs, bj, b_rs, beta, cj, c_rs, c_cs);
+        else
+            SMALL_ROWS_OF(1, cols, m, k, alpha, a, a_rs, a_cs, bj, b_rs, beta, cj, c_rs, c_cs);
+    }
+}
+
+#undef NR
+#undef NC_CAT_
+#undef NC_CAT
+#undef SMALL_STORE
+#undef SMALL_TILE
+#undef SMALL_ROWS_OF
+#undef SMALL_ROWS
+#undef NC_UNROLL
+#undef NC_INLINE
