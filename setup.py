@@ -70,7 +70,11 @@ class BuildExt(build_ext):
     def build_extensions(self):
         family = "msvc" if self.compiler.compiler_type == "msvc" else "unix"
         if family == "unix":
+            # -fopenmp-simd: `omp simd` loop hints work with or without OpenMP threads;
+            # -fno-math-errno, -fno-trapping-math: sqrt and float selects may vectorize
+            # (nncore never reads errno or the floating-point exception flags)
             base = ["-std=c11", "-O3", "-Wall", "-Wextra", "-fno-strict-aliasing"]
+            base += ["-fopenmp-simd", "-fno-math-errno", "-fno-trapping-math"]
             if os.environ.get("NNCORE_WERROR", "1") != "0":
                 base.append("-Werror=implicit-function-declaration")
         else:

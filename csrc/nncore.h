@@ -242,7 +242,8 @@ size_t nc_optimizer_state_slots(nc_optimizer_kind kind);
 
 /* One update of n parameters w from gradient g. state holds
  * nc_optimizer_state_slots(kind) slots of n elements, slot s at state + s*n,
- * zero-initialized before the first step. Increments opt->iterations. The
+ * zero-initialized before the first step; w, g and state must not overlap.
+ * Increments opt->iterations. The
  * update is elementwise, so any partition of the n elements gives the same
  * bits. */
 nc_status nc_optimizer_step_f32(nc_optimizer *opt, size_t n, float *w, const float *g,

@@ -1,4 +1,6 @@
-/* optim.c -- public optimizer entry points (reference loops for now). */
+/* optim.c -- float and double instances of optim_impl.h. */
+#include <math.h>
+
 #include "nncore.h"
 
 size_t nc_optimizer_state_slots(nc_optimizer_kind kind)
@@ -6,13 +8,18 @@ size_t nc_optimizer_state_slots(nc_optimizer_kind kind)
     return kind == NC_OPT_SGD ? 1 : 2;
 }
 
-nc_status nc_optimizer_step_f32(nc_optimizer *opt, size_t n, float *w, const float *g, float *state)
-{
-    return nc_optimizer_step_f32_ref(opt, n, w, g, state);
-}
+#define T float
+#define FAST(name) name##_f32
+#define REF(name) name##_f32_ref
+#define SQRT sqrtf
+#include "optim_impl.h"
+#undef T
+#undef FAST
+#undef REF
+#undef SQRT
 
-nc_status nc_optimizer_step_f64(nc_optimizer *opt, size_t n, double *w, const double *g,
-                                double *state)
-{
-    return nc_optimizer_step_f64_ref(opt, n, w, g, state);
-}
+#define T double
+#define FAST(name) name##_f64
+#define REF(name) name##_f64_ref
+#define SQRT sqrt
+#include "optim_impl.h"

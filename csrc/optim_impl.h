@@ -1,0 +1,73 @@
+/*
+ * optim_impl.h -- the optimizer step as one vectorizable pass per kind over
+ * the flat buffer (T, FAST, REF as in activations_impl.h). Each loop computes
+ * exactly the expressions of nc_optimizer_step's twin in ref_impl.h, in the
+ * same order, so both give the same bits; the twin tests the kind inside the
+ * loop, these loops are split by kind and promise the compiler that the
+ * buffers do not overlap.
+ */
+
+nc_status FAST(nc_optimizer_step)(nc_optimizer *opt, size_t n, T *restrict w, const T *restrict g,
+                                  T *restrict state)
+{
+    if (!opt || (unsigned)opt->kind > NC_OPT_RMSPROP || (n && (!w || !g || !state)))
+        return NC_ERR_INVALID_ARGUMENT;
+    const T lr = (T)opt->learning_rate;
+    T *restrict slot0 = state;
+    T *restrict slot1 = state + n;
+    uint64_t t = opt->iterations + 1;
+    switch (opt->kind) {
+    case NC_OPT_SGD: {
+        const T mu = (T)opt->momentum;
+        if (opt->momentum == 0) {
+            for (size_t i = 0; i < n; i++)
+                w[i] -= lr * g[i];
+        } else if (opt->nesterov) {
+            for (size_t i = 0; i < n; i++) {
+                slot0[i] = mu * slot0[i] - lr * g[i];
+                w[i] += mu * slot0[i] - lr * g[i];
+            }
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                slot0[i] = mu * slot0[i] - lr * g[i];
+                w[i] += slot0[i];
+            }
+        }
+        break;
+    }
+    case NC_OPT_ADAM:
+    case NC_OPT_ADAMW: {
+        const T b1 = (T)opt->beta_1, b2 = (T)opt->beta_2, eps = (T)opt->epsilon;
+        const T step = (T)(opt->learning_rate * sqrt(1 - pow(opt->beta_2, (double)t)) /
+                           (1 - pow(opt->beta_1, (double)t)));
+        const T decay = (T)(opt->learning_rate * opt->weight_decay);
+        if (opt->kind == NC_OPT_ADAMW)
+            for (size_t i = 0; i < n; i++)
+                w[i] -= decay * w[i];
+        for (size_t i = 0; i < n; i++) {
+            slot0[i] = b1 * slot0[i] + (1 - b1) * g[i];
+            slot1[i] = b2 * slot1[i] + (1 - b2) * g[i] * g[i];
+            w[i] -= step * slot0[i] / (SQRT(slot1[i]) + eps);
+        }
+        break;
+    }
+    case NC_OPT_RMSPROP: {
+        const T rho = (T)opt->rho, eps = (T)opt->epsilon, mu = (T)opt->momentum;
+        if (opt->momentum > 0) {
+            for (size_t i = 0; i < n; i++) {
+                slot0[i] = rho * slot0[i] + (1 - rho) * g[i] * g[i];
+                slot1[i] = mu * slot1[i] + lr * g[i] / SQRT(slot0[i] + eps);
+                w[i] -= slot1[i];
+            }
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                slot0[i] = rho * slot0[i] + (1 - rho) * g[i] * g[i];
+                w[i] -= lr * g[i] / SQRT(slot0[i] + eps);
+            }
+        }
+        break;
+    }
+    }
+    opt->iterations = t;
+    return NC_OK;
+}
