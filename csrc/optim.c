@@ -1,7 +1,15 @@
 /* optim.c -- float and double instances of optim_impl.h. */
 #include <math.h>
 
+#include "cpu.h"
 #include "nncore.h"
+
+#if defined(NNCORE_OPENMP)
+#include <omp.h>
+#endif
+
+/* Below this many parameters the update runs on one thread. */
+#define NC_OPTIMIZER_PARALLEL_MIN 65536
 
 size_t nc_optimizer_state_slots(nc_optimizer_kind kind)
 {

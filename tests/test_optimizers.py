@@ -100,3 +100,27 @@ def test_mismatched_buffers_are_refused():
     with pytest.raises(ValueError, match="len\\(state\\) == slots"):
         _core.optimizer_step(opt, np.zeros(3), np.zeros(3), np.zeros(3))
     assert opt["iterations"] == 0
+
+
+@pytest.mark.parametrize("opt", CASES[::2], ids=lambda o: o["kind"])
+def test_large_buffers_give_the_same_bits_on_any_thread_count(rng, opt):
+    """Above 65536 parameters the update is split over the threads."""
+    from nncore import kernels
+
+    size = 200_003
+    w0 = rng.standard_normal(size).astype(np.float32)
+    g = rng.standard_normal(size).astype(np.float32)
+    slots = _core.optimizer_state_slots(opt["kind"])
+    results = []
+    before = kernels.get_num_threads()
+    try:
+        for threads in (1, 2, 3):
+            kernels.set_num_threads(threads)
+            w, state, o = w0.copy(), np.zeros(slots * size, np.float32), dict(opt)
+            for _ in range(3):
+                _core.optimizer_step(o, w, g, state)
+            results.append(w)
+    finally:
+        kernels.set_num_threads(before)
+    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_array_equal(results[0], results[2])
