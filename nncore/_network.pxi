@@ -80,6 +80,7 @@ cdef class Network:
     cdef list _dense
     cdef cnp.ndarray _workspace
     cdef size_t _workspace_bytes
+    cdef size_t _workspace_batch
     cdef char *_workspace_ptr
 
     def __cinit__(self):
@@ -146,6 +147,7 @@ cdef class Network:
             )
         self._workspace = None
         self._workspace_bytes = 0
+        self._workspace_batch = 0
 
     @property
     def n_params(self):
@@ -172,6 +174,8 @@ cdef class Network:
 
     cdef char *_workspace_for(self, size_t batch_size) except NULL:
         """A workspace for batches of batch_size, kept and grown as needed (64-byte aligned)."""
+        if batch_size <= self._workspace_batch and self._workspace is not None:
+            return self._workspace_ptr
         cdef size_t needed = nc_network_workspace_size(&self.net, batch_size, self.dtype.itemsize)
         if needed == <size_t>-1:
             raise MemoryError(f"a batch of {batch_size} rows needs more memory than can be addressed")
@@ -180,21 +184,37 @@ cdef class Network:
             start = <char *>data_of(self._workspace)
             self._workspace_ptr = start + (-<size_t>start) % 64
             self._workspace_bytes = needed
+            self._workspace_batch = batch_size
         return self._workspace_ptr
 
     # -------------------------------------------------------------- checks
+    # (C-level numpy checks: predict on one row must cost little more than the call)
+    cdef int _type_num(self):
+        return cnp.NPY_FLOAT32 if self.dtype.itemsize == 4 else cnp.NPY_FLOAT64
+
     cdef _vector(self, a, str name, size_t length):
-        if (not isinstance(a, np.ndarray) or a.dtype != self.dtype or a.ndim != 1
-                or not a.flags.c_contiguous or <size_t>a.shape[0] != length):
-            raise ValueError(f"{name} must be a C-contiguous 1-D {self.dtype} array of "
-                             f"length {length}; got {_shape_of(a)}")
+        cdef cnp.ndarray arr
+        if cnp.PyArray_Check(a):
+            arr = <cnp.ndarray>a
+            if (cnp.PyArray_TYPE(arr) == self._type_num() and cnp.PyArray_NDIM(arr) == 1
+                    and cnp.PyArray_IS_C_CONTIGUOUS(arr)
+                    and <size_t>cnp.PyArray_DIM(arr, 0) == length):
+                return
+        raise ValueError(f"{name} must be a C-contiguous 1-D {self.dtype} array of "
+                         f"length {length}; got {_shape_of(a)}")
 
     cdef _matrix(self, a, str name, size_t width):
-        if (not isinstance(a, np.ndarray) or a.dtype != self.dtype or a.ndim != 2
-                or <size_t>a.shape[1] != width or a.strides[1] != a.itemsize
-                or a.strides[0] % a.itemsize):
-            raise ValueError(f"{name} must be a 2-D {self.dtype} array with {width} columns "
-                             f"and unit column stride; got {_shape_of(a)}")
+        cdef cnp.ndarray arr
+        cdef Py_ssize_t itemsize = self.dtype.itemsize
+        if cnp.PyArray_Check(a):
+            arr = <cnp.ndarray>a
+            if (cnp.PyArray_TYPE(arr) == self._type_num() and cnp.PyArray_NDIM(arr) == 2
+                    and <size_t>cnp.PyArray_DIM(arr, 1) == width
+                    and (cnp.PyArray_STRIDE(arr, 1) == itemsize or width == 1)
+                    and cnp.PyArray_STRIDE(arr, 0) % itemsize == 0):
+                return
+        raise ValueError(f"{name} must be a 2-D {self.dtype} array with {width} columns "
+                         f"and unit column stride; got {_shape_of(a)}")
 
     cdef tuple _targets(self, y, size_t n):
         """(y as an array, its row stride in elements), checked against the loss."""
@@ -305,16 +325,18 @@ cdef class Network:
         self._matrix(x, "x", self.n_in)
         cdef size_t n = x.shape[0]
         cdef size_t batch = batch_size if batch_size else max(1, min(n, 1024))
-        out = np.empty((n, self.n_out), dtype=self.dtype)
+        cdef cnp.npy_intp dims[2]
+        dims[0], dims[1] = n, self.layers[self.net.n_layers - 1].n_out
+        out = cnp.PyArray_EMPTY(2, dims, self._type_num(), 0)
         cdef char *workspace = self._workspace_for(batch)
         cdef size_t workspace_bytes = self._workspace_bytes
         cdef void *p = data_of(params)
         cdef void *px = data_of(x)
         cdef void *po = data_of(out)
-        cdef ptrdiff_t x_rs = x.strides[0] // x.itemsize
-        cdef ptrdiff_t out_rs = self.n_out
+        cdef ptrdiff_t x_rs = stride_of(<cnp.ndarray>x, 0)
+        cdef ptrdiff_t out_rs = dims[1]
         cdef nc_status status
-        if self.dtype == np.float32:
+        if self.dtype.itemsize == 4:
             with nogil:
                 status = nc_network_predict_f32(&self.net, <float *>p, n, <float *>px, x_rs,
                                                 <float *>po, out_rs, batch, workspace,
