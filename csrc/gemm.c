@@ -74,21 +74,29 @@ static void *align64(unsigned char *p)
 #define V float
 #define MICRO generic_micro_f32_4x4
 #define SMALL generic_small_f32
+#define PACK_A generic_pack_a_f32
+#define PACK_B generic_pack_b_f32
 #include "gemm_simd_impl.h"
 #undef T
 #undef V
 #undef MICRO
 #undef SMALL
+#undef PACK_A
+#undef PACK_B
 
 #define T double
 #define V double
 #define MICRO generic_micro_f64_4x4
 #define SMALL generic_small_f64
+#define PACK_A generic_pack_a_f64
+#define PACK_B generic_pack_b_f64
 #include "gemm_simd_impl.h"
 #undef T
 #undef V
 #undef MICRO
 #undef SMALL
+#undef PACK_A
+#undef PACK_B
 
 #undef VZERO
 #undef VSET1
@@ -107,10 +115,14 @@ static void *align64(unsigned char *p)
  * registers of x86-64 and most others; cache blocks as for a small core. */
 const nc_gemm_path_f32 nc_gemm_generic_f32 = {
     {.mr = 4, .nr = 4, .kc = 256, .mc = 128, .nc = 2048, .small_work = 32 * 32 * 32},
+    generic_pack_a_f32,
+    generic_pack_b_f32,
     generic_micro_f32_4x4,
     generic_small_f32};
 const nc_gemm_path_f64 nc_gemm_generic_f64 = {
     {.mr = 4, .nr = 4, .kc = 256, .mc = 64, .nc = 1024, .small_work = 32 * 32 * 32},
+    generic_pack_a_f64,
+    generic_pack_b_f64,
     generic_micro_f64_4x4,
     generic_small_f64};
 

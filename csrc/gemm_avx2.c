@@ -22,6 +22,14 @@ static const int64_t mask64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 
 #define MR 6
 #define NV 2
+/* Prefetches the cache line holding *p (and, for a 2-vector row, the next
+ * one the row may straddle) into L1. */
+#define VPREFETCH(p)                                                                               \
+    do {                                                                                           \
+        _mm_prefetch((const char *)(p), _MM_HINT_T0);                                              \
+        _mm_prefetch((const char *)(p) + 63, _MM_HINT_T0);                                         \
+    } while (0)
+#define VPREFETCH_AHEAD(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 
 #define T float
 #define V __m256
@@ -37,6 +45,8 @@ static const int64_t mask64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 #define VSTORE_PART(p, v, n) _mm256_maskstore_ps(p, MASK_PS(n), v)
 #define MICRO avx2_micro_f32_6x16
 #define SMALL avx2_small_f32
+#define PACK_A avx2_pack_a_f32
+#define PACK_B avx2_pack_b_f32
 #include "gemm_simd_impl.h"
 #undef T
 #undef V
@@ -52,6 +62,8 @@ static const int64_t mask64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 #undef VSTORE_PART
 #undef MICRO
 #undef SMALL
+#undef PACK_A
+#undef PACK_B
 
 #define T double
 #define V __m256d
@@ -67,16 +79,22 @@ static const int64_t mask64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 #define VSTORE_PART(p, v, n) _mm256_maskstore_pd(p, MASK_PD(n), v)
 #define MICRO avx2_micro_f64_6x8
 #define SMALL avx2_small_f64
+#define PACK_A avx2_pack_a_f64
+#define PACK_B avx2_pack_b_f64
 #include "gemm_simd_impl.h"
 
 /* Zen3 (per core): L1d 32 KB, L2 512 KB, L3 32 MB shared. KC 256 keeps a
  * 6 x KC A micro-panel and a KC x NR B micro-panel within L1 with room for
  * C; MC x KC of A fills about half of L2; KC x NC of B a few MB of L3. */
 const nc_gemm_path_f32 nc_gemm_avx2_f32 = {
-    {.mr = 6, .nr = 16, .kc = 256, .mc = 168, .nc = 4080, .small_work = 64 * 64 * 64},
+    {.mr = 6, .nr = 16, .kc = 384, .mc = 120, .nc = 4080, .small_work = 64 * 64 * 64},
+    avx2_pack_a_f32,
+    avx2_pack_b_f32,
     avx2_micro_f32_6x16,
     avx2_small_f32};
 const nc_gemm_path_f64 nc_gemm_avx2_f64 = {
     {.mr = 6, .nr = 8, .kc = 256, .mc = 72, .nc = 2040, .small_work = 64 * 64 * 64},
+    avx2_pack_a_f64,
+    avx2_pack_b_f64,
     avx2_micro_f64_6x8,
     avx2_small_f64};

@@ -34,6 +34,8 @@
 #define VSTORE_PART(p, v, n) _mm512_mask_storeu_ps(p, MASK16(n), v)
 #define MICRO avx512_micro_f32_12x32
 #define SMALL avx512_small_f32
+#define PACK_A avx512_pack_a_f32
+#define PACK_B avx512_pack_b_f32
 #include "gemm_simd_impl.h"
 #undef T
 #undef V
@@ -49,6 +51,8 @@
 #undef VSTORE_PART
 #undef MICRO
 #undef SMALL
+#undef PACK_A
+#undef PACK_B
 
 #define T double
 #define V __m512d
@@ -64,6 +68,8 @@
 #define VSTORE_PART(p, v, n) _mm512_mask_storeu_pd(p, MASK8(n), v)
 #define MICRO avx512_micro_f64_12x16
 #define SMALL avx512_small_f64
+#define PACK_A avx512_pack_a_f64
+#define PACK_B avx512_pack_b_f64
 #include "gemm_simd_impl.h"
 
 /* Skylake-SP per core: L1d 32 KB, L2 1 MB. KC 128 keeps a KC x NR micro-panel
@@ -72,9 +78,13 @@
  * derived from the cache sizes, to be tuned on such a CPU with bench/gemm.py. */
 const nc_gemm_path_f32 nc_gemm_avx512_f32 = {
     {.mr = 12, .nr = 32, .kc = 128, .mc = 480, .nc = 4096, .small_work = 64 * 64 * 64},
+    avx512_pack_a_f32,
+    avx512_pack_b_f32,
     avx512_micro_f32_12x32,
     avx512_small_f32};
 const nc_gemm_path_f64 nc_gemm_avx512_f64 = {
     {.mr = 12, .nr = 16, .kc = 128, .mc = 240, .nc = 4096, .small_work = 64 * 64 * 64},
+    avx512_pack_a_f64,
+    avx512_pack_b_f64,
     avx512_micro_f64_12x16,
     avx512_small_f64};

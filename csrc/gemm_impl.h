@@ -28,50 +28,6 @@
  * for any number of threads: the results are bit-identical.
  */
 
-/* Packs rows x depth of op(A) (element (i, p) at a[i*a_rs + p*a_cs]) into
- * ceil(rows/mr) micro-panels, each depth steps of mr values, zero padded. */
-static void FN(pack_a)(size_t mr, size_t rows, size_t depth, const T *a, ptrdiff_t a_rs,
-                       ptrdiff_t a_cs, T *dst)
-{
-    for (size_t i0 = 0; i0 < rows; i0 += mr) {
-        size_t h = rows - i0 < mr ? rows - i0 : mr;
-        const T *src = a + (ptrdiff_t)i0 * a_rs;
-        if (a_rs == 1 && h == mr) {
-            /* op(A) is column-major (e.g. X^T of a row-major X): each step
-             * copies mr contiguous values. */
-            for (size_t p = 0; p < depth; p++, dst += mr)
-                for (size_t r = 0; r < mr; r++)
-                    dst[r] = src[(ptrdiff_t)p * a_cs + (ptrdiff_t)r];
-            continue;
-        }
-        for (size_t p = 0; p < depth; p++, dst += mr) {
-            for (size_t r = 0; r < h; r++)
-                dst[r] = src[(ptrdiff_t)r * a_rs + (ptrdiff_t)p * a_cs];
-            for (size_t r = h; r < mr; r++)
-                dst[r] = 0;
-        }
-    }
-}
-
-/* Packs depth x cols of op(B) (element (p, j) at b[p*b_rs + j*b_cs]) as one
- * NR-column micro-panel: depth steps of nr values, zero padded. */
-static void FN(pack_b_panel)(size_t nr, size_t cols, size_t depth, const T *b, ptrdiff_t b_rs,
-                             ptrdiff_t b_cs, T *dst)
-{
-    if (b_cs == 1 && cols == nr) {
-        for (size_t p = 0; p < depth; p++, dst += nr)
-            for (size_t j = 0; j < nr; j++)
-                dst[j] = b[(ptrdiff_t)p * b_rs + (ptrdiff_t)j];
-        return;
-    }
-    for (size_t p = 0; p < depth; p++, dst += nr) {
-        for (size_t j = 0; j < cols; j++)
-            dst[j] = b[(ptrdiff_t)p * b_rs + (ptrdiff_t)j * b_cs];
-        for (size_t j = cols; j < nr; j++)
-            dst[j] = 0;
-    }
-}
-
 typedef struct FN(gemm_problem) {
     size_t m, n, k;
     T alpha, beta;
@@ -81,13 +37,13 @@ typedef struct FN(gemm_problem) {
 } FN(gemm_problem);
 
 /* Packs micro-panel jp of the B block that starts at (pc, jc). */
-static void FN(pack_b_one)(const FN(gemm_problem) * g, size_t nr, size_t nb, size_t kb, size_t jc,
-                           size_t pc, size_t jp, T *b_buffer)
+static void FN(pack_b_one)(const PATH *path, const FN(gemm_problem) * g, size_t nr, size_t nb,
+                           size_t kb, size_t jc, size_t pc, size_t jp, T *b_buffer)
 {
     const size_t j0 = jp * nr;
     const size_t cols = nb - j0 < nr ? nb - j0 : nr;
-    FN(pack_b_panel)(nr, cols, kb, g->b + (ptrdiff_t)pc * g->b_rs + (ptrdiff_t)(jc + j0) * g->b_cs,
-                     g->b_rs, g->b_cs, b_buffer + j0 * kb);
+    path->pack_b(cols, kb, g->b + (ptrdiff_t)pc * g->b_rs + (ptrdiff_t)(jc + j0) * g->b_cs, g->b_rs,
+                 g->b_cs, b_buffer + j0 * kb);
 }
 
 /* The part of the product that thread `thread` of `threads` computes. Every
@@ -139,16 +95,16 @@ static void FN(gemm_worker)(const PATH *path, const FN(gemm_problem) * g, T *b_b
             if (threads > 1) {
                 NC_PRAGMA_OMP("omp for schedule(static)")
                 for (ptrdiff_t jp = 0; jp < n_panels; jp++)
-                    FN(pack_b_one)(g, nr, nb, kb, jc, pc, (size_t)jp, b_buffer);
+                    FN(pack_b_one)(path, g, nr, nb, kb, jc, pc, (size_t)jp, b_buffer);
             } else {
                 for (ptrdiff_t jp = 0; jp < n_panels; jp++)
-                    FN(pack_b_one)(g, nr, nb, kb, jc, pc, (size_t)jp, b_buffer);
+                    FN(pack_b_one)(path, g, nr, nb, kb, jc, pc, (size_t)jp, b_buffer);
             }
 
             for (size_t ic = m_lo; ic < m_hi; ic += mc) {
                 const size_t mb = m_hi - ic < mc ? m_hi - ic : mc;
-                FN(pack_a)(mr, mb, kb, g->a + (ptrdiff_t)ic * g->a_rs + (ptrdiff_t)pc * g->a_cs,
-                           g->a_rs, g->a_cs, a_buffer);
+                path->pack_a(mb, kb, g->a + (ptrdiff_t)ic * g->a_rs + (ptrdiff_t)pc * g->a_cs,
+                             g->a_rs, g->a_cs, a_buffer);
                 for (size_t jp = jp_lo; jp < jp_hi; jp++) {
                     const size_t j0 = jp * nr;
                     const size_t w = nb - j0 < nr ? nb - j0 : nr;

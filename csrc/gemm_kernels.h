@@ -56,14 +56,22 @@ typedef void (*nc_gemm_small_f64)(size_t m, size_t n, size_t k, double alpha, co
                                   ptrdiff_t a_rs, ptrdiff_t a_cs, const double *b, ptrdiff_t b_rs,
                                   double beta, double *c, ptrdiff_t c_rs, ptrdiff_t c_cs);
 
+/* Packing into this path's micro-panels (layout: see gemm_impl.h):
+ * pack_a(rows, depth, a, a_rs, a_cs, dst)  ceil(rows/MR) A micro-panels;
+ * pack_b(cols, depth, b, b_rs, b_cs, dst)  one B micro-panel, cols <= NR. */
+typedef void (*nc_gemm_pack_f32)(size_t, size_t, const float *, ptrdiff_t, ptrdiff_t, float *);
+typedef void (*nc_gemm_pack_f64)(size_t, size_t, const double *, ptrdiff_t, ptrdiff_t, double *);
+
 typedef struct nc_gemm_path_f32 {
     nc_gemm_blocking blocks;
+    nc_gemm_pack_f32 pack_a, pack_b;
     nc_gemm_micro_f32 micro;
     nc_gemm_small_f32 small;
 } nc_gemm_path_f32;
 
 typedef struct nc_gemm_path_f64 {
     nc_gemm_blocking blocks;
+    nc_gemm_pack_f64 pack_a, pack_b;
     nc_gemm_micro_f64 micro;
     nc_gemm_small_f64 small;
 } nc_gemm_path_f64;

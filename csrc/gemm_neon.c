@@ -55,6 +55,8 @@ static inline void store_part_f64(double *p, float64x2_t v, size_t n)
 #define VSTORE_PART(p, v, n) store_part_f32(p, v, n)
 #define MICRO neon_micro_f32_8x12
 #define SMALL neon_small_f32
+#define PACK_A neon_pack_a_f32
+#define PACK_B neon_pack_b_f32
 #include "gemm_simd_impl.h"
 #undef T
 #undef V
@@ -70,6 +72,8 @@ static inline void store_part_f64(double *p, float64x2_t v, size_t n)
 #undef VSTORE_PART
 #undef MICRO
 #undef SMALL
+#undef PACK_A
+#undef PACK_B
 
 #define T double
 #define V float64x2_t
@@ -85,15 +89,21 @@ static inline void store_part_f64(double *p, float64x2_t v, size_t n)
 #define VSTORE_PART(p, v, n) store_part_f64(p, v, n)
 #define MICRO neon_micro_f64_8x6
 #define SMALL neon_small_f64
+#define PACK_A neon_pack_a_f64
+#define PACK_B neon_pack_b_f64
 #include "gemm_simd_impl.h"
 
 /* Typical arm64 cores (Neoverse N1, Apple M1 performance cores): L1d 64 KB
  * or more, L2 1 MB or more. Not measured here (x86 machine). */
 const nc_gemm_path_f32 nc_gemm_neon_f32 = {
     {.mr = 8, .nr = 12, .kc = 256, .mc = 128, .nc = 4092, .small_work = 64 * 64 * 64},
+    neon_pack_a_f32,
+    neon_pack_b_f32,
     neon_micro_f32_8x12,
     neon_small_f32};
 const nc_gemm_path_f64 nc_gemm_neon_f64 = {
     {.mr = 8, .nr = 6, .kc = 256, .mc = 96, .nc = 2046, .small_work = 64 * 64 * 64},
+    neon_pack_a_f64,
+    neon_pack_b_f64,
     neon_micro_f64_8x6,
     neon_small_f64};

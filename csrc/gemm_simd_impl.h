@@ -9,7 +9,7 @@
  * Before including, define:
  *   T                element type;  V  its vector type;  W  lanes per vector
  *   MR, NV           register tile: MR rows x (NV*W) columns of C
- *   MICRO, SMALL     names of the two functions to generate
+ *   MICRO, SMALL, PACK_A, PACK_B   names of the functions to generate
  *   VZERO()  VSET1(x)  VLOADU(p)  VSTOREU(p, v)  VBCAST(p)  (splat *p)
  *   VFMA(a, b, c)  (a*b + c)   VMUL(a, b)
  *   VLOAD_PART(p, n) / VSTORE_PART(p, v, n)   the first n < W lanes only
@@ -45,6 +45,59 @@
  * C at c with column stride c_cs. beta == 0 never reads C. */
 NC_INLINE void SMALL_STORE(V acc, size_t n, T alpha, T beta, T *c, ptrdiff_t c_cs);
 
+/* Packs rows x depth of op(A) (element (i, p) at a[i*a_rs + p*a_cs]) into
+ * ceil(rows/MR) micro-panels, each depth steps of MR values, zero padded.
+ * MR is a constant here, so each step is MR plain moves. */
+static void PACK_A(size_t rows, size_t depth, const T *a, ptrdiff_t a_rs, ptrdiff_t a_cs, T *dst)
+{
+    for (size_t i0 = 0; i0 < rows; i0 += MR, a += (ptrdiff_t)MR * a_rs) {
+        const size_t h = rows - i0 < MR ? rows - i0 : MR;
+        if (h == MR) {
+            for (size_t p = 0; p < depth; p++, dst += MR) {
+                const T *src = a + (ptrdiff_t)p * a_cs;
+                NC_UNROLL
+                for (int r = 0; r < MR; r++)
+                    dst[r] = src[r * a_rs];
+            }
+            continue;
+        }
+        for (size_t p = 0; p < depth; p++, dst += MR) {
+            for (size_t r = 0; r < h; r++)
+                dst[r] = a[(ptrdiff_t)r * a_rs + (ptrdiff_t)p * a_cs];
+            for (size_t r = h; r < MR; r++)
+                dst[r] = 0;
+        }
+    }
+}
+
+/* Packs depth x cols (cols <= NR) of op(B) (element (p, j) at
+ * b[p*b_rs + j*b_cs]) as one NR-column micro-panel, zero padded. */
+static void PACK_B(size_t cols, size_t depth, const T *b, ptrdiff_t b_rs, ptrdiff_t b_cs, T *dst)
+{
+    if (cols == NR && b_cs == 1) {
+        for (size_t p = 0; p < depth; p++, dst += NR) {
+            NC_UNROLL
+            for (int v = 0; v < NV; v++)
+                VSTOREU(dst + v * W, VLOADU(b + (ptrdiff_t)p * b_rs + v * W));
+        }
+        return;
+    }
+    if (cols == NR) {
+        for (size_t p = 0; p < depth; p++, dst += NR) {
+            NC_UNROLL
+            for (int j = 0; j < NR; j++)
+                dst[j] = b[(ptrdiff_t)p * b_rs + j * b_cs];
+        }
+        return;
+    }
+    for (size_t p = 0; p < depth; p++, dst += NR) {
+        for (size_t j = 0; j < cols; j++)
+            dst[j] = b[(ptrdiff_t)p * b_rs + (ptrdiff_t)j * b_cs];
+        for (size_t j = cols; j < NR; j++)
+            dst[j] = 0;
+    }
+}
+
 static void MICRO(size_t k, T alpha, const T *a, const T *b, T beta, T *c, ptrdiff_t c_rs,
                   ptrdiff_t c_cs)
 {
@@ -55,7 +108,20 @@ static void MICRO(size_t k, T alpha, const T *a, const T *b, T beta, T *c, ptrdi
         for (int v = 0; v < NV; v++)
             acc[r][v] = VZERO();
     }
+#if defined(VPREFETCH)
+    /* C is read (beta != 0) or written after the loop: start fetching it. */
+    NC_UNROLL
+    for (int r = 0; r < MR; r++)
+        VPREFETCH(c + r * c_rs);
+#endif
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 4
+#endif
     for (size_t p = 0; p < k; p++) {
+#if defined(VPREFETCH_AHEAD)
+        /* The A micro-panel streams from L2: ask for it a few steps early. */
+        VPREFETCH_AHEAD(a + 8 * MR);
+#endif
         V bv[NV];
         NC_UNROLL
         for (int v = 0; v < NV; v++)
