@@ -17,6 +17,39 @@
 static const int32_t mask32[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
 static const int64_t mask64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 
+/* Masked STORES are microcoded and slow on AMD Zen (masked loads are not):
+ * a partial vector is stored in 128-, 64- and 32-bit pieces instead. */
+static inline void store_part_ps(float *p, __m256 v, size_t n)
+{
+    __m128 part = _mm256_castps256_ps128(v);
+    if (n >= 4) {
+        _mm_storeu_ps(p, part);
+        part = _mm256_extractf128_ps(v, 1);
+        p += 4;
+        n -= 4;
+    }
+    if (n >= 2) {
+        _mm_storel_pi((__m64 *)p, part);
+        part = _mm_movehl_ps(part, part);
+        p += 2;
+        n -= 2;
+    }
+    if (n)
+        _mm_store_ss(p, part);
+}
+static inline void store_part_pd(double *p, __m256d v, size_t n)
+{
+    __m128d part = _mm256_castpd256_pd128(v);
+    if (n >= 2) {
+        _mm_storeu_pd(p, part);
+        part = _mm256_extractf128_pd(v, 1);
+        p += 2;
+        n -= 2;
+    }
+    if (n)
+        _mm_store_sd(p, part);
+}
+
 #define MASK_PS(n) _mm256_loadu_si256((const __m256i *)(mask32 + 8 - (n)))
 #define MASK_PD(n) _mm256_loadu_si256((const __m256i *)(mask64 + 4 - (n)))
 
@@ -42,7 +75,7 @@ static const int64_t mask64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 #define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define VMUL(a, b) _mm256_mul_ps(a, b)
 #define VLOAD_PART(p, n) _mm256_maskload_ps(p, MASK_PS(n))
-#define VSTORE_PART(p, v, n) _mm256_maskstore_ps(p, MASK_PS(n), v)
+#define VSTORE_PART(p, v, n) store_part_ps(p, v, n)
 #define MICRO avx2_micro_f32_6x16
 #define SMALL avx2_small_f32
 #define PACK_A avx2_pack_a_f32
@@ -76,7 +109,7 @@ static const int64_t mask64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 #define VFMA(a, b, c) _mm256_fmadd_pd(a, b, c)
 #define VMUL(a, b) _mm256_mul_pd(a, b)
 #define VLOAD_PART(p, n) _mm256_maskload_pd(p, MASK_PD(n))
-#define VSTORE_PART(p, v, n) _mm256_maskstore_pd(p, MASK_PD(n), v)
+#define VSTORE_PART(p, v, n) store_part_pd(p, v, n)
 #define MICRO avx2_micro_f64_6x8
 #define SMALL avx2_small_f64
 #define PACK_A avx2_pack_a_f64
@@ -87,13 +120,13 @@ static const int64_t mask64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
  * 6 x KC A micro-panel and a KC x NR B micro-panel within L1 with room for
  * C; MC x KC of A fills about half of L2; KC x NC of B a few MB of L3. */
 const nc_gemm_path_f32 nc_gemm_avx2_f32 = {
-    {.mr = 6, .nr = 16, .kc = 384, .mc = 120, .nc = 4080, .small_work = 64 * 64 * 64},
+    {.mr = 6, .nr = 16, .kc = 384, .mc = 120, .nc = 4080, .small_work = 128 * 128 * 128},
     avx2_pack_a_f32,
     avx2_pack_b_f32,
     avx2_micro_f32_6x16,
     avx2_small_f32};
 const nc_gemm_path_f64 nc_gemm_avx2_f64 = {
-    {.mr = 6, .nr = 8, .kc = 256, .mc = 72, .nc = 2040, .small_work = 64 * 64 * 64},
+    {.mr = 6, .nr = 8, .kc = 256, .mc = 72, .nc = 2040, .small_work = 48 * 64 * 64},
     avx2_pack_a_f64,
     avx2_pack_b_f64,
     avx2_micro_f64_6x8,

@@ -53,13 +53,18 @@ static void FN(gemm_worker)(const PATH *path, const FN(gemm_problem) * g, T *b_b
                             int threads)
 {
     const nc_gemm_blocking *bs = &path->blocks;
-    const size_t mr = bs->mr, nr = bs->nr, kc = bs->kc;
+    const size_t mr = bs->mr, nr = bs->nr;
+    /* k is cut into equal blocks of at most KC (784 -> 3 x 262, not
+     * 384 + 384 + 16: a thin last block would cost a whole C update for
+     * little work). It depends on k only, never on the thread count. */
+    const size_t k_blocks = (g->k + bs->kc - 1) / bs->kc;
+    const size_t kc = (g->k + k_blocks - 1) / k_blocks;
     /* The buffers bound MC and NC whatever the table says. */
     size_t mc = bs->mc, ncb = bs->nc;
-    if (mc * kc * sizeof(T) > NC_GEMM_A_BUFFER_BYTES)
-        mc = NC_GEMM_A_BUFFER_BYTES / (kc * sizeof(T)) / mr * mr;
-    if (ncb * kc * sizeof(T) > NC_GEMM_B_BUFFER_BYTES)
-        ncb = NC_GEMM_B_BUFFER_BYTES / (kc * sizeof(T)) / nr * nr;
+    if (mc * bs->kc * sizeof(T) > NC_GEMM_A_BUFFER_BYTES)
+        mc = NC_GEMM_A_BUFFER_BYTES / (bs->kc * sizeof(T)) / mr * mr;
+    if (ncb * bs->kc * sizeof(T) > NC_GEMM_B_BUFFER_BYTES)
+        ncb = NC_GEMM_B_BUFFER_BYTES / (bs->kc * sizeof(T)) / nr * nr;
     T *a_buffer = (T *)A_BUFFER();
 
     /* Split C by row panels when there are enough of them, else by column
@@ -72,6 +77,12 @@ static void FN(gemm_worker)(const PATH *path, const FN(gemm_problem) * g, T *b_b
         m_hi = m_panels * (size_t)(thread + 1) / (size_t)threads * mr;
         if (m_hi > g->m)
             m_hi = g->m;
+    }
+
+    /* This thread's rows in equal MC blocks of whole MR panels, likewise. */
+    if (m_hi > m_lo) {
+        const size_t m_blocks = (m_hi - m_lo + mc - 1) / mc;
+        mc = ((m_hi - m_lo + m_blocks - 1) / m_blocks + mr - 1) / mr * mr;
     }
 
     for (size_t jc = 0; jc < g->n; jc += ncb) {
