@@ -159,6 +159,35 @@ static void FN(scale_c)(size_t m, size_t n, T beta, T *c, ptrdiff_t c_rs, ptrdif
         }
 }
 
+/* A product for the small kernel: B has unit column stride. */
+typedef struct FN(small_problem) {
+    size_t m, n, k;
+    T alpha;
+    const T *a;
+    ptrdiff_t a_rs, a_cs;
+    const T *b;
+    ptrdiff_t b_rs;
+    T beta;
+    T *c;
+    ptrdiff_t c_rs, c_cs;
+} FN(small_problem);
+
+/* Thread `thread` of `threads` runs the small kernel on its share of the
+ * rows (whole groups of 6). Each element of C goes through the same
+ * operations whichever rows a call gets, so any split gives the same bits. */
+static void FN(small_rows)(const PATH *path, const FN(small_problem) * s, int thread, int threads)
+{
+    const size_t groups = (s->m + 5) / 6;
+    size_t lo = groups * (size_t)thread / (size_t)threads * 6;
+    size_t hi = groups * (size_t)(thread + 1) / (size_t)threads * 6;
+    if (hi > s->m)
+        hi = s->m;
+    if (lo >= hi)
+        return;
+    path->small(hi - lo, s->n, s->k, s->alpha, s->a + (ptrdiff_t)lo * s->a_rs, s->a_rs, s->a_cs,
+                s->b, s->b_rs, s->beta, s->c + (ptrdiff_t)lo * s->c_rs, s->c_rs, s->c_cs);
+}
+
 static nc_status FN(gemm)(const PATH *path, size_t m, size_t n, size_t k, T alpha, const T *a,
                           ptrdiff_t a_rs, ptrdiff_t a_cs, const T *b, ptrdiff_t b_rs,
                           ptrdiff_t b_cs, T beta, T *c, ptrdiff_t c_rs, ptrdiff_t c_cs)
@@ -190,21 +219,39 @@ static nc_status FN(gemm)(const PATH *path, size_t m, size_t n, size_t k, T alph
         c_cs = 1;
     }
     const double work = (double)m * (double)n * (double)k;
-    if (work <= (double)path->blocks.small_work) {
-        if (b_cs == 1) {
-            path->small(m, n, k, alpha, a, a_rs, a_cs, b, b_rs, beta, c, c_rs, c_cs);
-            return NC_OK;
-        }
-        if (a_rs == 1) { /* C^T = op(B)^T op(A)^T has a unit-stride right operand */
-            path->small(n, m, k, alpha, b, b_cs, b_rs, a, a_cs, beta, c, c_cs, c_rs);
-            return NC_OK;
-        }
-    }
-    FN(gemm_problem) g = {m, n, k, alpha, beta, a, b, c, a_rs, a_cs, b_rs, b_cs, c_rs, c_cs};
-    T *b_buffer = (T *)B_BUFFER();
     int threads = nc_get_num_threads();
     if (work < NC_GEMM_PARALLEL_WORK)
         threads = 1;
+    if (work <= (double)path->blocks.small_work && (b_cs == 1 || a_rs == 1)) {
+        /* The small kernel wants a unit-stride right operand; when only A
+         * has unit row stride, compute C^T = op(B)^T op(A)^T instead. */
+        const int swap = b_cs != 1;
+        FN(small_problem)
+        s = {swap ? n : m,
+             swap ? m : n,
+             k,
+             alpha,
+             swap ? b : a,
+             swap ? b_cs : a_rs,
+             swap ? b_rs : a_cs,
+             swap ? a : b,
+             swap ? a_cs : b_rs,
+             beta,
+             c,
+             swap ? c_cs : c_rs,
+             swap ? c_rs : c_cs};
+        if (threads > 1) {
+#if defined(NNCORE_OPENMP)
+#pragma omp parallel num_threads(threads)
+            FN(small_rows)(path, &s, omp_get_thread_num(), omp_get_num_threads());
+            return NC_OK;
+#endif
+        }
+        FN(small_rows)(path, &s, 0, 1);
+        return NC_OK;
+    }
+    FN(gemm_problem) g = {m, n, k, alpha, beta, a, b, c, a_rs, a_cs, b_rs, b_cs, c_rs, c_cs};
+    T *b_buffer = (T *)B_BUFFER();
     if (threads > 1) {
 #if defined(NNCORE_OPENMP)
 #pragma omp parallel num_threads(threads)

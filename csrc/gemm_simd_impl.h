@@ -23,7 +23,7 @@
 #define SMALL_STORE NC_CAT(SMALL, _store)
 #define SMALL_TILE NC_CAT(SMALL, _tile)
 #define SMALL_ROWS_OF NC_CAT(SMALL, _rows)
-#define SMALL_ROWS 4 /* register tile of the small kernel: 4 rows x 2 vectors */
+#define SMALL_ROWS 6 /* register tile of the small kernel: 6 rows x 2 vectors */
 
 #if defined(__GNUC__) && !defined(__clang__)
 #define NC_UNROLL _Pragma("GCC unroll 16")
@@ -245,6 +245,12 @@ NC_INLINE void SMALL_ROWS_OF(int nvs, size_t last, size_t m, size_t k, T alpha, 
     const T *ai = a + (ptrdiff_t)i * a_rs;
     T *ci = c + (ptrdiff_t)i * c_rs;
     switch (m - i) {
+    case 5:
+        SMALL_TILE(5, nvs, last, k, alpha, ai, a_rs, a_cs, b, b_rs, beta, ci, c_rs, c_cs);
+        break;
+    case 4:
+        SMALL_TILE(4, nvs, last, k, alpha, ai, a_rs, a_cs, b, b_rs, beta, ci, c_rs, c_cs);
+        break;
     case 3:
         SMALL_TILE(3, nvs, last, k, alpha, ai, a_rs, a_cs, b, b_rs, beta, ci, c_rs, c_cs);
         break;

@@ -114,11 +114,12 @@ def test_cpu_features_reports_a_kernel():
 
 # ---------------------------------------------------------------- every path
 #
-# The blocked driver's edges sit at the register tile (MR x NR), the depth
+# The packed driver's edges sit at the register tile (MR x NR), the depth
 # block KC and the row block MC of each path; the AVX2 path uses MR 6,
-# NR 16 (float32) / 8 (float64), KC 256, MC 168 / 72, the generic path 4 x 4.
-# Shapes below m*n*k = 64**3 run the small unpacked kernel, larger ones the
-# packed driver, so both appear with odd edges.
+# NR 16 (float32) / 8 (float64), KC 384 / 256, MC 120 / 72, the generic path
+# 4 x 4, KC 256. Products of up to 192*192*160 (float32) or 96*96*128
+# (float64) multiply-adds run the unpacked small kernel on AVX2 (32**3 on the
+# generic path), larger ones the packed driver; both appear with odd edges.
 PATH_SHAPES = [
     (0, 5, 3),
     (5, 0, 3),
@@ -127,9 +128,10 @@ PATH_SHAPES = [
     (7, 17, 9),  # MR+1 x NR+1 (float32)
     (32, 6, 4),  # tiny MLP layer
     (6, 16, 256),  # exactly one tile and one KC block
-    (7, 300, 257),  # packed: MR+1 rows, KC+1 depth, NR edge
-    (169, 17, 130),  # packed: MC+1 rows (float32)
-    (73, 9, 600),  # packed: MC+1 rows (float64), three KC blocks
+    (7, 300, 257),  # small kernel, odd everything
+    (73, 70, 257),  # float64 packed: MC+1 rows, KC+1 depth
+    (7, 1700, 515),  # packed: MR+1 rows, two or three k blocks, NR edge
+    (121, 200, 250),  # packed: MC+1 rows (float32)
     (300, 290, 280),
 ]
 
@@ -219,20 +221,23 @@ def test_k_zero_scales_c(dtype, kernel_paths, restore_kernel):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_results_bit_identical_for_one_and_two_threads(rng, dtype, kernel_paths, restore_kernel):
     before = kernels.get_num_threads()
-    # row split, column split (m below two row panels), and several k blocks
-    shapes = [(300, 200, 600), (5, 2000, 300), (97, 523, 257), (1000, 64, 64)]
+    # packed driver: row split, column split (m below two row panels), several
+    # k blocks; small kernel split by rows (AVX2: below 192*192*160 float32 or
+    # 96*96*128 float64 multiply-adds, above ~96**3)
+    shapes = [(300, 200, 600), (5, 2000, 300), (97, 523, 257), (1000, 64, 64), (100, 90, 110)]
     try:
         for path in kernel_paths:
             _core.set_kernel(path)
             for m, n, k in shapes:
                 a = rng.standard_normal((k, m)).astype(dtype).T  # transposed view
-                b = rng.standard_normal((k, n)).astype(dtype)
-                c = rng.standard_normal((m, n)).astype(dtype)
-                results = []
-                for threads in (1, 2, 3):
-                    kernels.set_num_threads(threads)
-                    results.append(gemm(a, b, c, alpha=1.5, beta=0.5))
-                np.testing.assert_array_equal(results[0], results[1])
-                np.testing.assert_array_equal(results[0], results[2])
+                for trans_b in (False, True):
+                    b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(dtype)
+                    c = rng.standard_normal((m, n)).astype(dtype)
+                    results = []
+                    for threads in (1, 2, 3):
+                        kernels.set_num_threads(threads)
+                        results.append(gemm(a, b, c, alpha=1.5, beta=0.5, trans_b=trans_b))
+                    np.testing.assert_array_equal(results[0], results[1])
+                    np.testing.assert_array_equal(results[0], results[2])
     finally:
         kernels.set_num_threads(before)
