@@ -1,7 +1,32 @@
 """nncore: compiled neural-network kernels for the CPU, with Keras- and
 scikit-learn-style APIs. numpy is the only runtime dependency."""
 
-from nncore import kernels
+from nncore import (
+    callbacks,
+    constraints,
+    initializers,
+    kernels,
+    layers,
+    optimizers,
+    regularizers,
+)
 from nncore._version import __version__
+from nncore.layers import Activation, Dense, Dropout, Input
+from nncore.models import Sequential, load_model
 
-__all__ = ["__version__", "kernels"]
+__all__ = [
+    "__version__",
+    "kernels",
+    "Sequential",
+    "load_model",
+    "Dense",
+    "Activation",
+    "Dropout",
+    "Input",
+    "callbacks",
+    "constraints",
+    "initializers",
+    "layers",
+    "optimizers",
+    "regularizers",
+]

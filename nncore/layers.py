@@ -1,0 +1,336 @@
+"""Layers of a Sequential model: Dense, Activation, Dropout and Input.
+
+A layer is a description (units, activation, initializers, ...). Its weights
+live in the model's ONE flat parameter buffer, which the C training loop
+updates in place; layer.get_weights() returns copies of its slices and
+layer.set_weights() writes into them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import numbers
+from collections import defaultdict
+
+from nncore import constraints, initializers, regularizers
+from nncore._validation import describe, real_number
+
+__all__ = ["Layer", "Dense", "Activation", "Dropout", "Input", "ACTIVATIONS"]
+
+# Activation name -> default alpha (the parameter of leaky_relu and elu).
+ACTIVATIONS = {
+    "linear": 0.0,
+    "relu": 0.0,
+    "leaky_relu": 0.01,
+    "elu": 1.0,
+    "sigmoid": 0.0,
+    "tanh": 0.0,
+    "softplus": 0.0,
+    "gelu": 0.0,
+    "softmax": 0.0,
+}
+_WITH_ALPHA = ("leaky_relu", "elu")
+
+_name_counters = defaultdict(itertools.count)
+
+
+def unique_name(prefix: str) -> str:
+    """dense, dense_1, dense_2, ... as Keras names layers and models."""
+    index = next(_name_counters[prefix])
+    return prefix if index == 0 else f"{prefix}_{index}"
+
+
+def _check_name(name, prefix):
+    if name is None:
+        return unique_name(prefix)
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty string; got {describe(name)}")
+    return name
+
+
+def _count(value, name: str, *, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer; got {describe(value)}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; got {value}")
+    return int(value)
+
+
+def _feature_count(shape, argument: str) -> int:
+    """The number of input features from an int or a 1-tuple (Keras: (n_features,))."""
+    if isinstance(shape, (tuple, list)):
+        if len(shape) != 1:
+            raise ValueError(
+                f"{argument} must be (n_features,): nncore models take 2-D data (samples, "
+                f"features); got {shape!r}"
+            )
+        shape = shape[0]
+    return _count(shape, argument)
+
+
+def resolve_activation(name, alpha=None, *, argument="activation"):
+    """(name, alpha) for the C layer description; alpha None -> the default."""
+    if name is None:
+        name = "linear"
+    if not isinstance(name, str) or name not in ACTIVATIONS:
+        names = ", ".join(repr(n) for n in ACTIVATIONS)
+        hint = (
+            " (nncore runs activations in C, so Python callables cannot be used)"
+            if callable(name)
+            else ""
+        )
+        raise ValueError(f"{argument} must be None or one of {names}{hint}; got {describe(name)}")
+    if alpha is None:
+        alpha = ACTIVATIONS[name]
+    else:
+        if name not in _WITH_ALPHA:
+            raise ValueError(
+                f"alpha is a parameter of leaky_relu and elu only; got it for {name!r}"
+            )
+        alpha = real_number(alpha, "alpha")
+    return name, alpha
+
+
+class Layer:
+    """Base class: a name, the model it belongs to, and weights in that model."""
+
+    _prefix = "layer"
+
+    def __init__(self, name=None):
+        self.name = _check_name(name, self._prefix)
+        self._model = None
+        self._input_dim = None  # set when the layer fixes the model's input width
+
+    # --- what the model asks of a layer -----------------------------------
+    def _output_dim(self, n_in: int) -> int:
+        return n_in
+
+    def _c_description(self, n_in: int) -> dict:
+        raise NotImplementedError
+
+    def _weight_shapes(self, n_in: int) -> list:
+        return []
+
+    def count_params(self) -> int:
+        """Number of weights (0 before the model knows its input width)."""
+        model = self._model
+        if model is None or not model.built:
+            return 0
+        return sum(int(np_prod(s)) for s in self._weight_shapes(model._layer_inputs()[self]))
+
+    # --- weights ------------------------------------------------------------
+    def get_weights(self) -> list:
+        """Copies of this layer's weights ([] for layers without, or before build)."""
+        if self._model is None or not self._model.built:
+            return []
+        return self._model._layer_weights(self)
+
+    def set_weights(self, weights) -> None:
+        """Writes this layer's weights (same shapes as get_weights()); all or nothing."""
+        if self._model is None or not self._model.built:
+            raise ValueError(
+                f"layer {self.name!r} has no weights yet: add it to a model whose input width "
+                f"is known (input_dim/input_shape/Input, or after the first fit/predict/build)"
+            )
+        self._model._set_layer_weights(self, weights)
+
+    @property
+    def weights(self) -> list:
+        return self.get_weights()
+
+    # --- serialization -------------------------------------------------------
+    def get_config(self) -> dict:
+        config = {"name": self.name}
+        if self._input_dim is not None:
+            config["input_dim"] = self._input_dim
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name!r}>"
+
+
+def np_prod(shape) -> int:
+    result = 1
+    for s in shape:
+        result *= s
+    return result
+
+
+class Dense(Layer):
+    """y = activation(x @ W + b), W of shape (input width, units).
+
+    activation: a name among ACTIVATIONS or None (linear); "leaky_relu" uses
+    alpha 0.01 and "elu" alpha 1 (use an Activation layer for other values).
+    kernel_regularizer: regularizers.l2(f) adds f * sum(W**2) to the loss.
+    kernel_constraint: "non_neg" or "max_norm" (or the objects), applied
+    after each optimizer step. input_dim / input_shape=(n,) fix the input
+    width when this is the first layer.
+    """
+
+    _prefix = "dense"
+
+    def __init__(
+        self,
+        units,
+        activation=None,
+        *,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        kernel_constraint=None,
+        input_dim=None,
+        input_shape=None,
+        name=None,
+    ):
+        super().__init__(name)
+        self.units = _count(units, "units")
+        self.activation, self.alpha = resolve_activation(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer, "kernel_initializer")
+        self.bias_initializer = initializers.get(bias_initializer, "bias_initializer")
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        if input_dim is not None and input_shape is not None:
+            raise ValueError("give input_dim or input_shape, not both")
+        if input_dim is not None:
+            self._input_dim = _count(input_dim, "input_dim")
+        elif input_shape is not None:
+            self._input_dim = _feature_count(input_shape, "input_shape")
+
+    def _output_dim(self, n_in):
+        return self.units
+
+    def _weight_shapes(self, n_in):
+        return [(n_in, self.units), (self.units,)] if self.use_bias else [(n_in, self.units)]
+
+    def _c_description(self, n_in):
+        constraint = self.kernel_constraint
+        return {
+            "kind": "dense",
+            "n_in": n_in,
+            "n_out": self.units,
+            "activation": self.activation,
+            "alpha": self.alpha,
+            "use_bias": self.use_bias,
+            "l2": 0.0 if self.kernel_regularizer is None else self.kernel_regularizer.l2,
+            "constraint": "none" if constraint is None else constraint.name,
+            "max_norm": constraint.max_value
+            if isinstance(constraint, constraints.MaxNorm)
+            else 0.0,
+        }
+
+    def get_config(self):
+        regularizer = self.kernel_regularizer
+        constraint = self.kernel_constraint
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": self.activation,
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": None if regularizer is None else regularizer.get_config(),
+            "kernel_constraint": None
+            if constraint is None
+            else {"name": constraint.name, "config": constraint.get_config()},
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("kernel_initializer", "bias_initializer"):
+            if key in config:
+                config[key] = initializers.deserialize(config[key])
+        regularizer = config.get("kernel_regularizer")
+        if regularizer is not None:
+            if not isinstance(regularizer, dict):
+                raise ValueError(f"kernel_regularizer must be a dict; got {describe(regularizer)}")
+            config["kernel_regularizer"] = regularizers.L2(**regularizer)
+        constraint = config.get("kernel_constraint")
+        if constraint is not None:
+            if not isinstance(constraint, dict) or not isinstance(constraint.get("config"), dict):
+                raise ValueError(f"kernel_constraint must be a dict; got {describe(constraint)}")
+            cls_ = constraints.get(constraint.get("name"))
+            config["kernel_constraint"] = type(cls_)(**constraint["config"])
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<Dense name={self.name!r} units={self.units} activation={self.activation!r}>"
+
+
+class Activation(Layer):
+    """y = activation(x), e.g. Activation("leaky_relu", alpha=0.2).
+
+    Parameters: alpha for leaky_relu (default 0.01; Keras 3's name
+    negative_slope is accepted too) and elu (default 1).
+    """
+
+    _prefix = "activation"
+
+    def __init__(self, activation, *, name=None, **params):
+        super().__init__(name)
+        alpha = params.pop("alpha", None)
+        if "negative_slope" in params:
+            if alpha is not None:
+                raise ValueError("give alpha or negative_slope, not both")
+            alpha = params.pop("negative_slope")
+        if params:
+            raise TypeError(f"Activation got unexpected parameters {sorted(params)}")
+        self.activation, self.alpha = resolve_activation(activation, alpha)
+
+    def _c_description(self, n_in):
+        return {"kind": "activation", "n": n_in, "activation": self.activation, "alpha": self.alpha}
+
+    def get_config(self):
+        config = {**super().get_config(), "activation": self.activation}
+        if self.activation in _WITH_ALPHA:
+            config["alpha"] = self.alpha
+        return config
+
+    def __repr__(self):
+        return f"<Activation name={self.name!r} activation={self.activation!r}>"
+
+
+class Dropout(Layer):
+    """During training, zeroes each input with probability `rate` and scales the
+    rest by 1 / (1 - rate); does nothing in predict/evaluate. The masks come
+    from the model seed and the optimizer step, so training is reproducible."""
+
+    _prefix = "dropout"
+
+    def __init__(self, rate, *, name=None):
+        super().__init__(name)
+        rate = real_number(rate, "rate")
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"rate must be in [0, 1); got {rate}")
+        self.rate = rate
+
+    def _c_description(self, n_in):
+        return {"kind": "dropout", "n": n_in, "rate": self.rate}
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate}
+
+    def __repr__(self):
+        return f"<Dropout name={self.name!r} rate={self.rate}>"
+
+
+class Input:
+    """Input(shape=(n_features,)): declares the input width of a Sequential
+    model, as its first element: Sequential([Input((2,)), Dense(1)]).
+    It is not a layer of model.layers (as in Keras)."""
+
+    def __init__(self, shape, *, name=None):
+        self.shape = (_feature_count(shape, "shape"),)
+        self.name = _check_name(name, "input_layer")
+
+    def __repr__(self):
+        return f"<Input shape=(None, {self.shape[0]})>"
+
+
+LAYER_CLASSES = {cls.__name__: cls for cls in (Dense, Activation, Dropout)}

@@ -1,0 +1,931 @@
+"""Keras-style models: Sequential, whose whole training epoch is ONE call into C.
+
+A Sequential model is a list of layer descriptions plus a few numpy buffers:
+
+    params      every weight of every layer, in ONE flat array (layer by layer:
+                W (n_in, n_out) row-major, then b), which the C loop updates in
+                place. get_weights()/set_weights() copy slices of it.
+    opt_state   the optimizer's moment buffers, same layout, slot after slot.
+    grads       scratch for the gradient of one batch.
+
+fit() validates every argument first (a refused fit leaves the model as it
+was), then for each epoch makes one call to nncore._core.Network.train_epoch,
+which runs the batch loop (forward pass, loss, backward pass, optimizer step,
+constraints) in C with the GIL released. Python only runs between epochs
+(callbacks, validation, the progress line) and, for the progress line and
+Ctrl-C, from a hook the C loop calls a few times per second.
+
+Reproducibility: the model `seed` fixes the initial weights (layer i draws
+from a numpy Generator seeded with (seed, i)), the shuffling (the permutation
+of an epoch is drawn from a Generator seeded with (seed, optimizer step at
+the start of the epoch)) and the dropout masks (a function of seed, step,
+layer and element, computed in C). As the shuffling depends on no hidden
+generator state, a model saved and loaded again continues exactly as if it
+had never stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import sys
+
+import numpy as np
+
+from nncore import _core, io, optimizers
+from nncore._validation import describe, float_array, real_number
+from nncore.callbacks import Callback, History
+from nncore.layers import Input, Layer, _count, _feature_count, unique_name
+from nncore.progress import ProgressLine
+
+__all__ = ["Sequential", "load_model", "LOSSES", "METRICS"]
+
+# Loss names users may write (Keras spellings) -> the C loss.
+LOSSES = {
+    "mse": "mse",
+    "mean_squared_error": "mse",
+    "MSE": "mse",
+    "mae": "mae",
+    "mean_absolute_error": "mae",
+    "MAE": "mae",
+    "huber": "huber",
+    "huber_loss": "huber",
+    "poisson": "poisson",
+    "binary_crossentropy": "binary_crossentropy",
+    "categorical_crossentropy": "categorical_crossentropy",
+    "sparse_categorical_crossentropy": "sparse_categorical_crossentropy",
+}
+
+# Metric names users may write -> the C metric ("accuracy" is resolved from the loss).
+METRICS = {
+    "accuracy": "accuracy",
+    "acc": "accuracy",
+    "binary_accuracy": "binary_accuracy",
+    "categorical_accuracy": "categorical_accuracy",
+    "sparse_categorical_accuracy": "sparse_categorical_accuracy",
+    "mse": "mse",
+    "mean_squared_error": "mse",
+    "mae": "mae",
+    "mean_absolute_error": "mae",
+}
+
+_SPARSE = "sparse_categorical_crossentropy"
+_DTYPES = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64"}
+# Seconds between the C loop's calls to Python when nothing is shown: the
+# hook then only checks for Ctrl-C, so that fit returns within half a second.
+_INTERRUPT_CHECK_SECONDS = 0.2
+# Distinguishes the shuffling stream from the per-layer initialization streams.
+_SHUFFLE_STREAM = 0x5348_5546
+
+
+def load_model(path) -> Sequential:
+    """Loads a model written by Sequential.save (see docs/file-format.md)."""
+    return io.load_model(path)
+
+
+def _verbosity(verbose) -> int:
+    if verbose == "auto":
+        return 1
+    if isinstance(verbose, numbers.Integral) and 0 <= verbose <= 2:
+        return int(verbose)
+    raise ValueError(f"verbose must be 'auto', 0, 1 or 2; got {describe(verbose)}")
+
+
+def _check_finite(arr: np.ndarray, name: str):
+    if arr.size and not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        where = ", ".join(str(int(i)) for i in bad)
+        raise ValueError(f"{name} contains NaN or infinity (first at index ({where}))")
+
+
+def _metric_values(pred: np.ndarray, target: np.ndarray, c_metrics) -> dict:
+    """The metrics fit/evaluate report, from predictions (float64 math)."""
+    pred = pred.astype(np.float64, copy=False)
+    values = {}
+    for name in c_metrics:
+        if name == "binary_accuracy":
+            value = np.mean((pred > 0.5) == (target > 0.5))
+        elif name == "categorical_accuracy":
+            value = np.mean(pred.argmax(axis=1) == target.argmax(axis=1))
+        elif name == "sparse_categorical_accuracy":
+            value = np.mean(pred.argmax(axis=1) == target.astype(np.int64))
+        elif name == "mse":
+            value = np.mean((pred - target) ** 2)
+        else:  # mae
+            value = np.mean(np.abs(pred - target))
+        values[name] = float(value)
+    return values
+
+
+class Sequential:
+    """A stack of layers: Sequential([Dense(4, "relu", input_dim=2), Dense(1, "sigmoid")]).
+
+    dtype: "float32" (default) or "float64", for the weights and all the math.
+    seed: an integer >= 0 that fixes initialization, shuffling and dropout, so
+    that two models built and trained the same way have identical weights
+    bit for bit. Without a seed one is drawn at random (and kept in
+    `model.seed`, and in saved files).
+
+    >>> import numpy as np, nncore
+    >>> model = nncore.Sequential([nncore.Dense(1, input_dim=2)], seed=0)
+    >>> model.compile(loss="mse", optimizer=nncore.optimizers.SGD(0.1))
+    >>> X = np.array([[0, 1], [1, 0], [1, 1]], dtype=np.float32)
+    >>> history = model.fit(X, X.sum(axis=1), epochs=200, verbose=0)
+    >>> bool(np.allclose(model.predict(X)[:, 0], [1, 1, 2], atol=0.05))
+    True
+    """
+
+    def __init__(self, layers=None, *, dtype="float32", seed=None, name=None):
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            dtype = None
+        if dtype not in _DTYPES:
+            raise ValueError(f"dtype must be 'float32' or 'float64'; got {describe(dtype)}")
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % 2**63)
+        elif isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+            raise TypeError(f"seed must be None or an integer; got {describe(seed)}")
+        elif not 0 <= seed < 2**63:
+            raise ValueError(f"seed must be in [0, 2**63); got {seed}")
+        if name is not None and (not isinstance(name, str) or not name):
+            raise TypeError(f"name must be a non-empty string; got {describe(name)}")
+        self.dtype = dtype
+        self.seed = int(seed)
+        self.name = name if name is not None else unique_name("sequential")
+        self._layers = []
+        self._input_dim = None
+        # Set by _install_build when the input width is known:
+        self._net = None
+        self._params = None
+        self._grads = None
+        self._slices = {}  # layer -> [(offset, shape), ...]
+        # Set by compile:
+        self.optimizer = None
+        self.loss = None
+        self._c_loss = None
+        self._metric_names = []  # as the user wrote them
+        self._opt_state = None
+        self.stop_training = False
+        self.history = None
+        if layers is not None:
+            if isinstance(layers, (Layer, Input)) or not hasattr(layers, "__iter__"):
+                raise TypeError(f"layers must be a list of layers; got {describe(layers)}")
+            for layer in layers:
+                self.add(layer)
+
+    # ------------------------------------------------------------ structure
+    @property
+    def layers(self) -> list:
+        return list(self._layers)
+
+    @property
+    def built(self) -> bool:
+        return self._net is not None
+
+    @property
+    def compiled(self) -> bool:
+        return self.optimizer is not None
+
+    @property
+    def input_shape(self):
+        return None if self._input_dim is None else (None, self._input_dim)
+
+    @property
+    def output_shape(self):
+        width = self._output_width()
+        return None if width is None else (None, width)
+
+    @property
+    def metrics_names(self) -> list:
+        return ["loss", *self._metric_names]
+
+    def _output_width(self, n_in=None):
+        """Width of the model's output (None while unknown)."""
+        width = self._input_dim if n_in is None else n_in
+        for layer in self._layers:
+            width = layer._output_dim(width)
+        return width
+
+    def _layer_inputs(self, n_in=None) -> dict:
+        width = self._input_dim if n_in is None else n_in
+        widths = {}
+        for layer in self._layers:
+            widths[layer] = width
+            width = layer._output_dim(width)
+        return widths
+
+    def add(self, layer) -> None:
+        """Appends a layer (or, first of all, an Input)."""
+        if isinstance(layer, Input):
+            if self._layers or self._input_dim is not None:
+                raise ValueError("an Input must be the first element of a Sequential model")
+            self._input_dim = layer.shape[0]
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(
+                f"layer must be an nncore layer (Dense, Activation, Dropout) or Input; "
+                f"got {describe(layer)}"
+            )
+        if layer._model is not None:
+            raise ValueError(f"layer {layer.name!r} already belongs to model {layer._model.name!r}")
+        if any(other.name == layer.name for other in self._layers):
+            raise ValueError(f"the model already has a layer named {layer.name!r}")
+        if layer._input_dim is not None:
+            if self._layers:
+                raise ValueError(
+                    f"input_dim/input_shape of layer {layer.name!r} can only be given to the "
+                    "first layer"
+                )
+            if self._input_dim is not None and self._input_dim != layer._input_dim:
+                raise ValueError(
+                    f"layer {layer.name!r} has input_dim {layer._input_dim} but the model's "
+                    f"Input has {self._input_dim} features"
+                )
+        layers = [*self._layers, layer]
+        input_dim = self._input_dim if self._input_dim is not None else layer._input_dim
+        if input_dim is not None:
+            # Build now (keeping the weights of the layers already there).
+            self._build(input_dim, layers=layers)
+        self._layers = layers
+        self._input_dim = input_dim
+        layer._model = self
+
+    def build(self, input_shape=None) -> None:
+        """Creates the weights for inputs of the given width ((None, n) or (n,) or n)."""
+        if input_shape is None:
+            if self._input_dim is None:
+                raise ValueError("build() needs input_shape: the model does not know its inputs")
+            n_in = self._input_dim
+        else:
+            if isinstance(input_shape, (tuple, list)) and len(input_shape) == 2:
+                input_shape = input_shape[1:]
+            n_in = _feature_count(input_shape, "input_shape")
+        if self.built:
+            if n_in != self._input_dim:
+                raise ValueError(
+                    f"the model is built for {self._input_dim} input features; got {n_in}"
+                )
+            return
+        self._build(n_in)
+        self._input_dim = n_in
+
+    def _build(self, n_in: int, layers=None) -> None:
+        """Creates the network for inputs of width n_in, all or nothing.
+
+        Layers that already have weights keep them; new ones are initialized.
+        """
+        layers = self._layers if layers is None else layers
+        if not layers:
+            raise ValueError(f"model {self.name!r} has no layers yet: add() some first")
+        descriptions = []
+        width = n_in
+        for layer in layers:
+            descriptions.append(layer._c_description(width))
+            width = layer._output_dim(width)
+        net = _core.Network(descriptions, self._c_loss or "mse", self.dtype)
+        params = np.zeros(net.n_params, dtype=self.dtype)
+        slices = {}
+        dense_slices = iter(net.dense_slices())
+        for index, layer in enumerate(layers):
+            shapes = layer._weight_shapes(0)
+            if not shapes:
+                continue
+            weight_offset, kernel_shape, bias_offset = next(dense_slices)
+            parts = [(weight_offset, tuple(kernel_shape))]
+            if bias_offset is not None:
+                parts.append((bias_offset, (kernel_shape[1],)))
+            slices[layer] = parts
+            if layer in self._slices:  # already built: keep its weights
+                for (new_offset, shape), (old_offset, _) in zip(parts, self._slices[layer]):
+                    size = math.prod(shape)
+                    params[new_offset : new_offset + size] = self._params[
+                        old_offset : old_offset + size
+                    ]
+                continue
+            rng = np.random.default_rng([self.seed, index])
+            inits = [layer.kernel_initializer, layer.bias_initializer]
+            for (offset, shape), init in zip(parts, inits):
+                params[offset : offset + math.prod(shape)] = init(shape, rng, self.dtype).ravel()
+        # Nothing above changed the model; from here on nothing can fail.
+        self._net = net
+        self._params = params
+        self._grads = np.zeros_like(params)
+        self._slices = slices
+        if self.optimizer is not None:
+            self._reset_optimizer_state()
+
+    def _reset_optimizer_state(self):
+        slots = _core.optimizer_state_slots(self.optimizer.kind)
+        self._opt_state = np.zeros(slots * self._net.n_params, dtype=self.dtype)
+
+    def get_layer(self, name=None, index=None) -> Layer:
+        """A layer by name or by index."""
+        if index is not None:
+            return self._layers[index]
+        for layer in self._layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"no layer named {name!r}; layers: {[x.name for x in self._layers]}")
+
+    def count_params(self) -> int:
+        return 0 if not self.built else int(self._net.n_params)
+
+    # -------------------------------------------------------------- weights
+    def _layer_weights(self, layer) -> list:
+        return [
+            self._params[offset : offset + math.prod(shape)].reshape(shape).copy()
+            for offset, shape in self._slices.get(layer, [])
+        ]
+
+    def get_weights(self) -> list:
+        """Copies of all weights: [W0 (n_in, n_out), b0 (n_out,), W1, b1, ...]."""
+        return [w for layer in self._layers for w in self._layer_weights(layer)]
+
+    @property
+    def weights(self) -> list:
+        return self.get_weights()
+
+    def _checked_weights(self, parts, weights, what: str) -> list:
+        """weights as arrays of the model dtype, checked against parts; raises first."""
+        if isinstance(weights, np.ndarray) or not isinstance(weights, (list, tuple)):
+            raise TypeError(f"{what} must be a list of arrays; got {describe(weights)}")
+        if len(weights) != len(parts):
+            raise ValueError(f"{what} must hold {len(parts)} arrays; got {len(weights)}")
+        arrays = []
+        for i, (w, (_, shape, label)) in enumerate(zip(weights, parts)):
+            try:
+                arr = np.asarray(w)
+            except Exception as exc:
+                raise TypeError(
+                    f"{what}[{i}] ({label}) must be an array; got {describe(w)}"
+                ) from exc
+            if arr.dtype.kind not in "fiub":
+                raise TypeError(
+                    f"{what}[{i}] ({label}) must hold real numbers; got dtype {arr.dtype}"
+                )
+            if arr.shape != shape:
+                raise ValueError(f"{what}[{i}] ({label}) must have shape {shape}; got {arr.shape}")
+            arrays.append(arr.astype(self.dtype))
+        return arrays
+
+    def _weight_parts(self, layers):
+        parts = []
+        for layer in layers:
+            for j, (offset, shape) in enumerate(self._slices.get(layer, [])):
+                parts.append((offset, shape, f"{layer.name} {'bias' if j else 'kernel'}"))
+        return parts
+
+    def _write_weights(self, parts, arrays):
+        for (offset, shape, _), arr in zip(parts, arrays):
+            self._params[offset : offset + math.prod(shape)] = arr.ravel()
+
+    def set_weights(self, weights) -> None:
+        """Replaces all weights (the list get_weights returns); all or nothing.
+
+        An unbuilt model takes its input width from the first kernel's shape.
+        """
+        if not self.built:
+            first = weights[0] if isinstance(weights, (list, tuple)) and weights else None
+            shape = np.shape(first) if first is not None else ()
+            if len(shape) != 2 or not any(layer._weight_shapes(0) for layer in self._layers):
+                raise ValueError(
+                    "set_weights on a model whose input width is unknown needs a list that "
+                    "starts with the first kernel (n_in, units)"
+                )
+            saved = (self._net, self._params, self._grads, self._slices, self._opt_state)
+            self._build(int(shape[0]))
+            try:
+                self._set_built_weights(weights)
+            except Exception:
+                self._net, self._params, self._grads, self._slices, self._opt_state = saved
+                raise
+            self._input_dim = int(shape[0])
+            return
+        self._set_built_weights(weights)
+
+    def _set_built_weights(self, weights):
+        parts = self._weight_parts(self._layers)
+        self._write_weights(parts, self._checked_weights(parts, weights, "weights"))
+
+    def _set_layer_weights(self, layer, weights):
+        parts = self._weight_parts([layer])
+        self._write_weights(parts, self._checked_weights(parts, weights, "weights"))
+
+    def _params_snapshot(self) -> np.ndarray:
+        """A copy of the flat parameter buffer (for EarlyStopping)."""
+        return self._params.copy()
+
+    def _restore_params(self, snapshot: np.ndarray) -> None:
+        if self._params is not None and snapshot.shape == self._params.shape:
+            self._params[...] = snapshot
+
+    # -------------------------------------------------------------- compile
+    def compile(self, loss=None, optimizer="adam", metrics=None) -> None:
+        """loss: a name (e.g. "mse", "binary_crossentropy"); optimizer: a name or an
+        Optimizer; metrics: names among "accuracy" (binary, categorical or sparse as
+        the loss implies), "mse", "mae" and their long and explicit forms.
+
+        Note the argument order: compile(loss, optimizer) (keywords are clearest).
+        """
+        if loss is None:
+            raise ValueError("compile() needs a loss, e.g. loss='mse'")
+        if not isinstance(loss, str) or loss not in LOSSES:
+            names = ", ".join(repr(n) for n in LOSSES)
+            hint = ""
+            if isinstance(loss, (str, optimizers.Optimizer)) and (
+                isinstance(loss, optimizers.Optimizer) or loss.lower() in optimizers._BY_NAME
+            ):
+                hint = " (looks like an optimizer: the order is compile(loss, optimizer))"
+            raise ValueError(f"loss must be one of {names}; got {describe(loss)}{hint}")
+        optimizer = optimizers.get(optimizer)
+        if metrics is None:
+            metrics = []
+        elif isinstance(metrics, str):
+            metrics = [metrics]
+        if not isinstance(metrics, (list, tuple)):
+            raise TypeError(f"metrics must be a list of names; got {describe(metrics)}")
+        for metric in metrics:
+            if not isinstance(metric, str) or metric not in METRICS:
+                names = ", ".join(repr(n) for n in METRICS)
+                raise ValueError(f"metrics must be among {names}; got {describe(metric)}")
+        if len(set(metrics)) != len(metrics):
+            raise ValueError(f"metrics has duplicates: {list(metrics)}")
+        c_loss = LOSSES[loss]
+        net = None
+        if self.built:
+            # The C network carries the loss: check the pair before changing anything.
+            net = _core.Network(
+                [layer._c_description(width) for layer, width in self._layer_inputs().items()],
+                c_loss,
+                self.dtype,
+            )
+        same_optimizer = optimizer is self.optimizer and self._opt_state is not None
+        self.loss = loss
+        self._c_loss = c_loss
+        self._metric_names = list(metrics)
+        self.optimizer = optimizer
+        if net is not None:
+            self._net = net
+            if not same_optimizer:
+                self._reset_optimizer_state()
+
+    def _require_compiled(self, what: str):
+        if self.optimizer is None:
+            raise RuntimeError(f"call compile(loss=..., optimizer=...) before {what}()")
+
+    def _c_metrics(self, metric_names=None) -> dict:
+        """user metric name -> C metric name."""
+        n_out = self._output_width()
+        resolved = {}
+        for name in self._metric_names if metric_names is None else metric_names:
+            metric = METRICS[name]
+            if metric == "accuracy":
+                if self._c_loss == "binary_crossentropy":
+                    metric = "binary_accuracy"
+                elif self._c_loss == "categorical_crossentropy":
+                    metric = "categorical_accuracy"
+                elif self._c_loss == _SPARSE:
+                    metric = "sparse_categorical_accuracy"
+                else:
+                    metric = "binary_accuracy" if n_out == 1 else "categorical_accuracy"
+            resolved[name] = metric
+        return resolved
+
+    # ------------------------------------------------------- data checking
+    def _features(self, X, name: str, *, allow_empty: bool = False) -> np.ndarray:
+        if not self._layers:
+            raise ValueError(f"model {self.name!r} has no layers yet: add() some first")
+        x = float_array(X, name, allow_int=True)
+        if x.ndim != 2:
+            hint = " (reshape a single feature with X.reshape(-1, 1))" if x.ndim == 1 else ""
+            raise ValueError(f"{name} must be 2-D (samples, features); got shape {x.shape}{hint}")
+        if self._input_dim is not None and x.shape[1] != self._input_dim:
+            raise ValueError(
+                f"{name} must have {self._input_dim} features (columns), the model's input "
+                f"width; got shape {x.shape}"
+            )
+        if x.shape[1] == 0:
+            raise ValueError(f"{name} must have at least one feature; got shape {x.shape}")
+        if x.shape[0] == 0 and not allow_empty:
+            raise ValueError(f"{name} must have at least one sample; got shape {x.shape}")
+        _check_finite(x, name)
+        x = x.astype(self.dtype, copy=False)
+        if x.strides[1] != x.itemsize:
+            x = np.ascontiguousarray(x)
+        return x
+
+    def _targets(self, y, name: str, n: int, x_name: str) -> np.ndarray:
+        n_out = self._output_width(self._input_dim)
+        try:
+            t = np.asarray(y)
+        except Exception as exc:
+            raise TypeError(f"{name} must be an array; got {describe(y)}") from exc
+        if t.dtype.kind == "b":
+            t = t.astype(np.float64)
+        if t.dtype.kind not in "fiu":
+            raise TypeError(f"{name} must hold numbers; got {describe(t)}")
+        if t.ndim >= 1 and t.shape[0] != n:
+            raise ValueError(
+                f"{name} must have one row per sample of {x_name} ({n}); got shape {t.shape}"
+            )
+        if self._c_loss == _SPARSE:
+            if t.ndim == 2 and t.shape[1] == 1:
+                t = t[:, 0]
+            if t.ndim != 1:
+                raise ValueError(
+                    f"{name} must hold one integer class label per sample, shape ({n},) or "
+                    f"({n}, 1), for sparse_categorical_crossentropy; got shape {t.shape}"
+                )
+            _check_finite(t, name)
+            if t.dtype.kind == "f" and not np.array_equal(t, np.round(t)):
+                raise ValueError(f"{name} must hold integer class labels; got non-integers")
+            if t.size and (t.min() < 0 or t.max() >= n_out):
+                raise ValueError(
+                    f"{name} must hold class labels in [0, {n_out}) (the model has {n_out} "
+                    f"outputs); got labels from {t.min()} to {t.max()}"
+                )
+            return np.ascontiguousarray(t, dtype=self.dtype)
+        if t.ndim == 1 and n_out == 1:
+            t = t[:, np.newaxis]
+        if t.ndim != 2 or t.shape[1] != n_out:
+            hint = ""
+            if t.ndim == 1 and self._c_loss == "categorical_crossentropy":
+                hint = (
+                    " (for integer class labels use loss='sparse_categorical_crossentropy', "
+                    "or one-hot encode them)"
+                )
+            raise ValueError(
+                f"{name} must have shape ({n}, {n_out}) to match the model's {n_out} outputs; "
+                f"got shape {t.shape}{hint}"
+            )
+        _check_finite(t, name)
+        return np.ascontiguousarray(t, dtype=self.dtype)
+
+    def _sample_weights(self, sample_weight, name: str, n: int):
+        if sample_weight is None:
+            return None
+        w = float_array(sample_weight, name, allow_int=True)
+        if w.ndim == 2 and w.shape[1] == 1:
+            w = w[:, 0]
+        if w.shape != (n,):
+            raise ValueError(f"{name} must have shape ({n},), one weight per sample; got {w.shape}")
+        _check_finite(w, name)
+        if w.size and w.min() < 0:
+            raise ValueError(f"{name} must be >= 0; got a minimum of {w.min()}")
+        return np.ascontiguousarray(w, dtype=self.dtype)
+
+    def _data(self, X, y, sample_weight, names=("X", "y", "sample_weight")):
+        """(x, y, sample_weight) checked and converted; nothing is changed."""
+        x = self._features(X, names[0])
+        if self._input_dim is None:
+            # Check the targets against the width this data would give the model.
+            self._input_dim = x.shape[1]
+            try:
+                t = self._targets(y, names[1], x.shape[0], names[0])
+            finally:
+                self._input_dim = None
+        else:
+            t = self._targets(y, names[1], x.shape[0], names[0])
+        w = self._sample_weights(sample_weight, names[2], x.shape[0])
+        return x, t, w
+
+    def _ensure_built(self, n_in: int):
+        if not self.built:
+            self._build(n_in)
+            self._input_dim = n_in
+
+    # ------------------------------------------------------------ training
+    def _shuffle_order(self, n: int) -> np.ndarray:
+        step = self.optimizer.iterations
+        rng = np.random.default_rng([self.seed, _SHUFFLE_STREAM, step])
+        return rng.permutation(n).astype(np.uintp)
+
+    def _train_epoch(self, x, t, w, *, batch_size, shuffle, c_metrics, progress, interval):
+        """One call into C; keeps optimizer.iterations in step whatever happens."""
+        spec = self.optimizer._c_description()
+        order = self._shuffle_order(x.shape[0]) if shuffle else None
+        try:
+            return self._net.train_epoch(
+                self._params,
+                self._grads,
+                self._opt_state,
+                spec,
+                x,
+                t,
+                w,
+                order,
+                batch_size,
+                self.seed,
+                c_metrics,
+                progress,
+                interval,
+            )
+        finally:
+            self.optimizer.iterations = int(spec["iterations"])
+
+    def fit(
+        self,
+        X,
+        y,
+        *,
+        batch_size=None,
+        epochs=1,
+        verbose="auto",
+        callbacks=None,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        sample_weight=None,
+        initial_epoch=0,
+    ) -> History:
+        """Trains for `epochs` epochs; each epoch is one call into C.
+
+        batch_size (default 32; the last partial batch is included),
+        validation_split (the LAST fraction of X, y, taken before shuffling, as
+        in Keras) or validation_data=(X_val, y_val[, sample_weight_val]),
+        shuffle (a permutation per epoch from the model seed), sample_weight
+        (one non-negative weight per sample), callbacks, verbose ("auto"/1: a
+        live progress line; 2: one line per epoch; 0: silent).
+
+        Returns a History: history.history["loss"], ["val_loss"], metrics.
+        Raises FloatingPointError if the loss stops being finite (the model
+        keeps the weights of the last finite step) and re-raises
+        KeyboardInterrupt on Ctrl-C (the model keeps the weights of the last
+        completed step, ready to be fitted again).
+        """
+        self._require_compiled("fit")
+        # --- check everything before changing anything ---
+        epochs = _count(epochs, "epochs", minimum=0)
+        initial_epoch = _count(initial_epoch, "initial_epoch", minimum=0)
+        batch_size = 32 if batch_size is None else _count(batch_size, "batch_size")
+        verbose = _verbosity(verbose)
+        validation_split = real_number(validation_split, "validation_split")
+        if not 0.0 <= validation_split < 1.0:
+            raise ValueError(f"validation_split must be in [0, 1); got {validation_split}")
+        x, t, w = self._data(X, y, sample_weight)
+        validation = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError(
+                    "validation_data must be a tuple (X_val, y_val) or (X_val, y_val, "
+                    f"sample_weight_val); got {describe(validation_data)}"
+                )
+            saved_input_dim = self._input_dim
+            self._input_dim = x.shape[1]
+            try:
+                validation = self._data(
+                    validation_data[0],
+                    validation_data[1],
+                    validation_data[2] if len(validation_data) == 3 else None,
+                    ("validation_data[0]", "validation_data[1]", "validation_data[2]"),
+                )
+            finally:
+                self._input_dim = saved_input_dim
+        elif validation_split > 0:
+            split_at = int(math.floor(x.shape[0] * (1.0 - validation_split)))
+            if split_at == 0 or split_at == x.shape[0]:
+                raise ValueError(
+                    f"validation_split={validation_split} of {x.shape[0]} samples leaves an "
+                    "empty training or validation set"
+                )
+            validation = (x[split_at:], t[split_at:], None if w is None else w[split_at:])
+            x, t, w = x[:split_at], t[:split_at], None if w is None else w[:split_at]
+        callbacks = [] if callbacks is None else callbacks
+        if not isinstance(callbacks, (list, tuple)):
+            raise TypeError(f"callbacks must be a list; got {describe(callbacks)}")
+        hooks = ("on_epoch_end", "on_epoch_begin", "on_train_begin", "on_train_end")
+        for callback in callbacks:
+            if not isinstance(callback, Callback) and not any(hasattr(callback, h) for h in hooks):
+                raise TypeError(
+                    f"each callback must have an on_epoch_end(epoch, logs) method; got "
+                    f"{describe(callback)}"
+                )
+        # --- from here on, the model changes ---
+        self._ensure_built(x.shape[1])
+        c_metrics = self._c_metrics()
+        unique_c_metrics = list(dict.fromkeys(c_metrics.values()))
+        n_batches = -(-x.shape[0] // batch_size)
+        history = History()
+        self.history = history
+        all_callbacks = [history, *callbacks]
+        params = {"verbose": verbose, "epochs": epochs, "steps": n_batches}
+        for callback in all_callbacks:
+            if hasattr(callback, "set_params"):
+                callback.set_params(params)
+            if hasattr(callback, "set_model"):
+                callback.set_model(self)
+            else:
+                callback.model = self
+        self.stop_training = False
+        _call(all_callbacks, "on_train_begin", {})
+        logs = {}
+        for epoch in range(initial_epoch, epochs):
+            _call(all_callbacks, "on_epoch_begin", epoch, {})
+            line = None
+            if verbose:
+                line = ProgressLine(epoch, epochs, n_batches, live=None if verbose == 1 else False)
+            progress = None
+            interval = _INTERRUPT_CHECK_SECONDS
+            if verbose == 1:
+                interval = line.interval
+
+                def progress(batches_done, samples_done, loss, line=line):
+                    line.update(batches_done, loss)
+                    return False
+
+            before = self._params.copy(), self._opt_state.copy(), self.optimizer.iterations
+            try:
+                result = self._train_epoch(
+                    x,
+                    t,
+                    w,
+                    batch_size=batch_size,
+                    shuffle=shuffle,
+                    c_metrics=unique_c_metrics,
+                    progress=progress,
+                    interval=interval,
+                )
+            except FloatingPointError as exc:
+                if line is not None and line.live:
+                    sys.stdout.write("\n")
+                if not np.isfinite(self._params).all():
+                    # A finite batch loss led to non-finite weights: go back to
+                    # the start of the epoch, the last state known to be finite.
+                    self._params[...], self._opt_state[...], self.optimizer.iterations = before
+                raise FloatingPointError(
+                    f"fit stopped in epoch {epoch + 1}: the loss is no longer finite ({exc}). "
+                    "The model keeps the weights of its last finite step; a smaller "
+                    "learning_rate or scaled inputs usually help."
+                ) from exc
+            except KeyboardInterrupt:
+                if line is not None and line.live:
+                    sys.stdout.write("\n")
+                    sys.stdout.flush()
+                raise
+            logs = {"loss": float(result["loss"])}
+            for name, c_name in c_metrics.items():
+                logs[name] = float(result["metrics"][c_name])
+            if validation is not None:
+                val_logs = self._scores(*validation, c_metrics, batch_size)
+                logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            if line is not None:
+                line.finish(result["batches"], logs)
+            _call(all_callbacks, "on_epoch_end", epoch, logs)
+            if self.stop_training:
+                break
+        _call(all_callbacks, "on_train_end", logs)
+        return history
+
+    def train_on_batch(self, X, y, sample_weight=None) -> float:
+        """One optimizer step on (X, y) as one batch; returns that batch's loss
+        (computed before the step, as in fit). Stepping through the data batch by
+        batch gives the same weights as fit(shuffle=False) with that batch_size."""
+        self._require_compiled("train_on_batch")
+        x, t, w = self._data(X, y, sample_weight)
+        self._ensure_built(x.shape[1])
+        result = self._train_epoch(
+            x,
+            t,
+            w,
+            batch_size=x.shape[0],
+            shuffle=False,
+            c_metrics=[],
+            progress=None,
+            interval=_INTERRUPT_CHECK_SECONDS,
+        )
+        return float(result["loss"])
+
+    # ----------------------------------------------------------- inference
+    def predict(self, X, *, batch_size=None, verbose=0) -> np.ndarray:
+        """The network's outputs (probabilities for sigmoid/softmax outputs), shape
+        (n, units of the last layer), in the model dtype. Dropout is off."""
+        if batch_size is not None:
+            batch_size = _count(batch_size, "batch_size")
+        _verbosity(verbose)
+        x = self._features(X, "X", allow_empty=True)
+        self._ensure_built(x.shape[1])
+        if x.shape[0] == 0:
+            return np.empty((0, self._net.n_out), dtype=self.dtype)
+        return self._net.predict(self._params, x, batch_size)
+
+    def __call__(self, X):
+        return self.predict(X)
+
+    def _scores(self, x, t, w, c_metrics, batch_size) -> dict:
+        scores = {"loss": float(self._net.loss(self._params, x, t, w, batch_size))}
+        if c_metrics:
+            values = _metric_values(
+                self._net.predict(self._params, x, batch_size), t, c_metrics.values()
+            )
+            scores.update({name: values[c_name] for name, c_name in c_metrics.items()})
+        return scores
+
+    def evaluate(self, X, y, *, sample_weight=None, batch_size=None, verbose=0, return_dict=False):
+        """The loss (with the l2 penalties, weighted by sample_weight) and the compiled
+        metrics (unweighted, as in Keras) on (X, y), dropout off. Returns the loss
+        alone when no metrics were compiled, else [loss, *metrics] (or a dict with
+        return_dict=True)."""
+        self._require_compiled("evaluate")
+        if batch_size is not None:
+            batch_size = _count(batch_size, "batch_size")
+        verbose = _verbosity(verbose)
+        x, t, w = self._data(X, y, sample_weight)
+        self._ensure_built(x.shape[1])
+        scores = self._scores(x, t, w, self._c_metrics(), batch_size)
+        if verbose:
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in scores.items()), file=sys.stdout)
+        if return_dict:
+            return scores
+        if not self._metric_names:
+            return scores["loss"]
+        return list(scores.values())
+
+    # ------------------------------------------------------- presentation
+    def summary(self, line_length=None, print_fn=None) -> None:
+        """Prints a table of the layers, their output shapes and parameter counts."""
+        print_fn = print if print_fn is None else print_fn
+        for line in self._summary_lines(line_length or 72):
+            print_fn(line)
+
+    def _summary_lines(self, width: int) -> list:
+        columns = (width * 45 // 100, width * 30 // 100)
+        rows = []
+        widths = self._layer_inputs() if self._input_dim is not None else {}
+        for layer in self._layers:
+            n_in = widths.get(layer)
+            if n_in is None:
+                shape, count = "?", "0 (unbuilt)"
+            else:
+                shape = str((None, layer._output_dim(n_in)))
+                count = f"{sum(math.prod(s) for s in layer._weight_shapes(n_in)):,}"
+            rows.append((f"{layer.name} ({type(layer).__name__})", shape, count))
+        total = self.count_params()
+        optimizer_params = 0 if self._opt_state is None else int(self._opt_state.size)
+        itemsize = self.dtype.itemsize
+
+        def size(count):
+            value = float(count * itemsize)
+            for unit in ("B", "KB", "MB", "GB"):
+                if value < 1024 or unit == "GB":
+                    return f"{value:.2f} {unit}"
+                value /= 1024
+
+        lines = [f'Model: "{self.name}" (dtype {_DTYPES[self.dtype]})', "_" * width]
+        header = ("Layer (type)", "Output Shape", "Param #")
+        lines.append(
+            f"{header[0]:<{columns[0]}}{header[1]:<{columns[1]}}{header[2]:>{width - sum(columns)}}"
+        )
+        lines.append("=" * width)
+        for i, (name, shape, count) in enumerate(rows):
+            lines.append(
+                f"{name:<{columns[0]}}{shape:<{columns[1]}}{count:>{width - sum(columns)}}"
+            )
+            lines.append(("_" if i < len(rows) - 1 else "=") * width)
+        if not rows:
+            lines.append("=" * width)
+        lines.append(f"Total params: {total:,} ({size(total)})")
+        lines.append(f"Trainable params: {total:,} ({size(total)})")
+        lines.append("Non-trainable params: 0 (0.00 B)")
+        if optimizer_params:
+            lines.append(f"Optimizer params: {optimizer_params:,} ({size(optimizer_params)})")
+        lines.append("_" * width)
+        return lines
+
+    def __repr__(self):
+        dtype = _DTYPES[self.dtype]
+        return f"<Sequential name={self.name!r} layers={len(self._layers)} dtype={dtype}>"
+
+    # ------------------------------------------------------------- storage
+    def save(self, path) -> None:
+        """Writes the model (architecture, weights, optimizer state, nncore version)
+        to ONE binary file, never pickle (format: docs/file-format.md)."""
+        io.save_model(self, path)
+
+    def get_config(self) -> dict:
+        return {
+            "name": self.name,
+            "dtype": _DTYPES[self.dtype],
+            "seed": self.seed,
+            "input_dim": self._input_dim,
+            "layers": [
+                {"class_name": type(layer).__name__, "config": layer.get_config()}
+                for layer in self._layers
+            ],
+        }
+
+    def __getstate__(self):
+        return {"nncore_model_file": io.model_to_bytes(self)}
+
+    def __setstate__(self, state):
+        model = io.model_from_bytes(state["nncore_model_file"], source="pickled model")
+        self.__dict__.update(model.__dict__)
+        for layer in self._layers:
+            layer._model = self
+
+
+def _call(callbacks, hook: str, *args):
+    for callback in callbacks:
+        method = getattr(callback, hook, None)
+        if method is not None:
+            method(*args)
