@@ -65,8 +65,12 @@ def model_to_bytes(model) -> bytes:
         }
         if model._opt_state is not None:
             state = model._opt_state.astype(little)
+    metadata = getattr(model, "metadata", None)
+    if metadata is not None and not isinstance(metadata, dict):
+        raise TypeError(f"model.metadata must be a dict or None; got {describe(metadata)}")
     header = {
         "format": _FORMAT_NAME,
+        "metadata": metadata,
         "nncore_version": __version__,
         "model": model.get_config(),
         "compile": compiled,
@@ -77,7 +81,13 @@ def model_to_bytes(model) -> bytes:
             "optimizer_state": int(state.size),
         },
     }
-    header_bytes = json.dumps(header, sort_keys=True, allow_nan=False).encode("utf-8")
+    try:
+        text = json.dumps(header, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"model.metadata must hold JSON data (dicts, lists, strings, finite numbers); {exc}"
+        ) from None
+    header_bytes = text.encode("utf-8")
     body = b"".join(
         [
             _PREFIX.pack(MAGIC, FORMAT_VERSION, len(header_bytes)),
@@ -241,6 +251,9 @@ def model_from_bytes(data: bytes, *, source: str = "model file"):
             expected_length == len(data),
             f"the file has {len(data)} bytes but its header describes {expected_length}",
         )
+        metadata = header.get("metadata")
+        if metadata is not None:
+            model.metadata = _expect_type(metadata, dict, "header 'metadata'")
         if input_dim is not None:
             from nncore.layers import Input
 

@@ -168,6 +168,9 @@ class Sequential:
         self._opt_state = None
         self.stop_training = False
         self.history = None
+        # Free-form JSON-serializable information saved with the model (e.g.
+        # feature names); nncore itself does not read it.
+        self.metadata = {}
         if layers is not None:
             if isinstance(layers, (Layer, Input)) or not hasattr(layers, "__iter__"):
                 raise TypeError(f"layers must be a list of layers; got {describe(layers)}")
