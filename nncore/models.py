@@ -621,8 +621,8 @@ class Sequential:
                 batch_size,
                 self.seed,
                 c_metrics,
-                progress,
-                interval,
+                progress=progress,
+                progress_interval=interval,
             )
         finally:
             self.optimizer.iterations = int(spec["iterations"])
