@@ -104,7 +104,7 @@ def _metric_values(pred: np.ndarray, target: np.ndarray, c_metrics) -> dict:
     values = {}
     for name in c_metrics:
         if name == "binary_accuracy":
-            value = np.mean((pred > 0.5) == (target > 0.5))
+            value = np.mean((pred > 0.5).astype(np.float64) == target)  # as Keras
         elif name == "categorical_accuracy":
             value = np.mean(pred.argmax(axis=1) == target.argmax(axis=1))
         elif name == "sparse_categorical_accuracy":
