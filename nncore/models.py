@@ -155,11 +155,12 @@ class Sequential:
         self.name = name if name is not None else unique_name("sequential")
         self._layers = []
         self._input_dim = None
-        # Set by _install_build when the input width is known:
-        self._net = None
+        # Set by _build when the input width is known:
         self._params = None
         self._grads = None
         self._slices = {}  # layer -> [(offset, shape), ...]
+        self._descriptions = None  # the layer dicts of nncore._core.Network
+        self._net = None  # the C network, made from them when first needed
         # Set by compile:
         self.optimizer = None
         self.loss = None
@@ -184,7 +185,7 @@ class Sequential:
 
     @property
     def built(self) -> bool:
-        return self._net is not None
+        return self._params is not None
 
     @property
     def compiled(self) -> bool:
@@ -281,26 +282,27 @@ class Sequential:
         layers = self._layers if layers is None else layers
         if not layers:
             raise ValueError(f"model {self.name!r} has no layers yet: add() some first")
+        # The parameter layout (the same the C network computes, checked in
+        # _network): Dense layers in order, each W (n_in, n_out) then b.
         descriptions = []
+        slices = {}
+        n_params = 0
         width = n_in
         for layer in layers:
             descriptions.append(layer._c_description(width))
+            shapes = layer._weight_shapes(width)
+            if shapes:
+                slices[layer] = []
+                for shape in shapes:
+                    slices[layer].append((n_params, shape))
+                    n_params += math.prod(shape)
             width = layer._output_dim(width)
-        net = _core.Network(descriptions, self._c_loss or "mse", self.dtype)
-        params = np.zeros(net.n_params, dtype=self.dtype)
-        slices = {}
-        dense_slices = iter(net.dense_slices())
+        params = np.zeros(n_params, dtype=self.dtype)
         for index, layer in enumerate(layers):
-            shapes = layer._weight_shapes(0)
-            if not shapes:
+            if layer not in slices:
                 continue
-            weight_offset, kernel_shape, bias_offset = next(dense_slices)
-            parts = [(weight_offset, tuple(kernel_shape))]
-            if bias_offset is not None:
-                parts.append((bias_offset, (kernel_shape[1],)))
-            slices[layer] = parts
             if layer in self._slices:  # already built: keep its weights
-                for (new_offset, shape), (old_offset, _) in zip(parts, self._slices[layer]):
+                for (new_offset, shape), (old_offset, _) in zip(slices[layer], self._slices[layer]):
                     size = math.prod(shape)
                     params[new_offset : new_offset + size] = self._params[
                         old_offset : old_offset + size
@@ -308,19 +310,47 @@ class Sequential:
                 continue
             rng = np.random.default_rng([self.seed, index])
             inits = [layer.kernel_initializer, layer.bias_initializer]
-            for (offset, shape), init in zip(parts, inits):
+            for (offset, shape), init in zip(slices[layer], inits):
                 params[offset : offset + math.prod(shape)] = init(shape, rng, self.dtype).ravel()
         # Nothing above changed the model; from here on nothing can fail.
-        self._net = net
+        self._descriptions = descriptions
+        self._net = None
         self._params = params
         self._grads = np.zeros_like(params)
         self._slices = slices
         if self.optimizer is not None:
             self._reset_optimizer_state()
 
+    def _network(self):
+        """The C network (nncore._core.Network) for the current layers and loss.
+
+        Made on first use and kept; raises ValueError, changing nothing, when
+        the C layer refuses the description (e.g. a loss that does not fit the
+        output layer).
+        """
+        if self._net is None:
+            net = _core.Network(self._descriptions, self._c_loss or "mse", self.dtype)
+            layout = [
+                (offset, tuple(shape))
+                for layer in self._layers
+                for offset, shape in self._slices.get(layer, [])
+            ]
+            c_layout = []
+            for weight_offset, kernel_shape, bias_offset in net.dense_slices():
+                c_layout.append((weight_offset, tuple(kernel_shape)))
+                if bias_offset is not None:
+                    c_layout.append((bias_offset, (kernel_shape[1],)))
+            if net.n_params != self._params.size or c_layout != layout:
+                raise RuntimeError(
+                    f"internal error: the C network lays out {net.n_params} parameters as "
+                    f"{c_layout}; models.py expected {self._params.size} as {layout}"
+                )
+            self._net = net
+        return self._net
+
     def _reset_optimizer_state(self):
-        slots = _core.optimizer_state_slots(self.optimizer.kind)
-        self._opt_state = np.zeros(slots * self._net.n_params, dtype=self.dtype)
+        slots = self.optimizer.state_slots
+        self._opt_state = np.zeros(slots * self._params.size, dtype=self.dtype)
 
     def get_layer(self, name=None, index=None) -> Layer:
         """A layer by name or by index."""
@@ -332,7 +362,7 @@ class Sequential:
         raise ValueError(f"no layer named {name!r}; layers: {[x.name for x in self._layers]}")
 
     def count_params(self) -> int:
-        return 0 if not self.built else int(self._net.n_params)
+        return 0 if not self.built else int(self._params.size)
 
     # -------------------------------------------------------------- weights
     def _layer_weights(self, layer) -> list:
@@ -396,16 +426,36 @@ class Sequential:
                     "set_weights on a model whose input width is unknown needs a list that "
                     "starts with the first kernel (n_in, units)"
                 )
-            saved = (self._net, self._params, self._grads, self._slices, self._opt_state)
+            saved = self._build_state()
             self._build(int(shape[0]))
             try:
                 self._set_built_weights(weights)
             except Exception:
-                self._net, self._params, self._grads, self._slices, self._opt_state = saved
+                self._restore_build_state(saved)
                 raise
             self._input_dim = int(shape[0])
             return
         self._set_built_weights(weights)
+
+    def _build_state(self):
+        return (
+            self._descriptions,
+            self._net,
+            self._params,
+            self._grads,
+            self._slices,
+            self._opt_state,
+        )
+
+    def _restore_build_state(self, state):
+        (
+            self._descriptions,
+            self._net,
+            self._params,
+            self._grads,
+            self._slices,
+            self._opt_state,
+        ) = state
 
     def _set_built_weights(self, weights):
         parts = self._weight_parts(self._layers)
@@ -454,24 +504,14 @@ class Sequential:
                 raise ValueError(f"metrics must be among {names}; got {describe(metric)}")
         if len(set(metrics)) != len(metrics):
             raise ValueError(f"metrics has duplicates: {list(metrics)}")
-        c_loss = LOSSES[loss]
-        net = None
-        if self.built:
-            # The C network carries the loss: check the pair before changing anything.
-            net = _core.Network(
-                [layer._c_description(width) for layer, width in self._layer_inputs().items()],
-                c_loss,
-                self.dtype,
-            )
         same_optimizer = optimizer is self.optimizer and self._opt_state is not None
         self.loss = loss
-        self._c_loss = c_loss
+        self._c_loss = LOSSES[loss]
+        self._net = None  # the C network carries the loss: made again when needed
         self._metric_names = list(metrics)
         self.optimizer = optimizer
-        if net is not None:
-            self._net = net
-            if not same_optimizer:
-                self._reset_optimizer_state()
+        if self.built and not same_optimizer:
+            self._reset_optimizer_state()
 
     def _require_compiled(self, what: str):
         if self.optimizer is None:
@@ -594,9 +634,17 @@ class Sequential:
         return x, t, w
 
     def _ensure_built(self, n_in: int):
+        """Builds for inputs of width n_in if needed and checks the C network; all or nothing."""
+        saved = self._build_state(), self._input_dim
         if not self.built:
             self._build(n_in)
             self._input_dim = n_in
+        try:
+            self._network()
+        except BaseException:
+            (state, self._input_dim) = saved
+            self._restore_build_state(state)
+            raise
 
     # ------------------------------------------------------------ training
     def _shuffle_order(self, n: int) -> np.ndarray:
@@ -609,7 +657,7 @@ class Sequential:
         spec = self.optimizer._c_description()
         order = self._shuffle_order(x.shape[0]) if shuffle else None
         try:
-            return self._net.train_epoch(
+            return self._network().train_epoch(
                 self._params,
                 self._grads,
                 self._opt_state,
@@ -809,18 +857,17 @@ class Sequential:
         x = self._features(X, "X", allow_empty=True)
         self._ensure_built(x.shape[1])
         if x.shape[0] == 0:
-            return np.empty((0, self._net.n_out), dtype=self.dtype)
-        return self._net.predict(self._params, x, batch_size)
+            return np.empty((0, self._output_width()), dtype=self.dtype)
+        return self._network().predict(self._params, x, batch_size)
 
     def __call__(self, X):
         return self.predict(X)
 
     def _scores(self, x, t, w, c_metrics, batch_size) -> dict:
-        scores = {"loss": float(self._net.loss(self._params, x, t, w, batch_size))}
+        net = self._network()
+        scores = {"loss": float(net.loss(self._params, x, t, w, batch_size))}
         if c_metrics:
-            values = _metric_values(
-                self._net.predict(self._params, x, batch_size), t, c_metrics.values()
-            )
+            values = _metric_values(net.predict(self._params, x, batch_size), t, c_metrics.values())
             scores.update({name: values[c_name] for name, c_name in c_metrics.items()})
         return scores
 

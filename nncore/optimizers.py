@@ -31,6 +31,9 @@ class Optimizer:
     """Base class. Subclasses set `kind` (the C optimizer) and their hyper-parameters."""
 
     kind = ""
+    # Buffers of one value per parameter the C update keeps between steps
+    # (nc_optimizer_state_slots in csrc/nncore.h).
+    state_slots = 0
 
     def __init__(self, learning_rate):
         self.learning_rate = _in_range(learning_rate, "learning_rate", 0.0, float("inf"))
@@ -79,6 +82,7 @@ class SGD(Optimizer):
     """v = momentum * v - learning_rate * g;  w += v  (Nesterov: w += momentum * v - lr * g)."""
 
     kind = "sgd"
+    state_slots = 1  # velocity (unused when momentum == 0), each one value per parameter
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False):
         super().__init__(learning_rate)
@@ -98,6 +102,7 @@ class Adam(Optimizer):
     w -= lr * sqrt(1 - beta_2**t) / (1 - beta_1**t) * m / (sqrt(v) + epsilon)."""
 
     kind = "adam"
+    state_slots = 2  # first and second moments, each one value per parameter
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
         super().__init__(learning_rate)
@@ -135,6 +140,7 @@ class RMSprop(Optimizer):
     (with momentum as in Keras 3)."""
 
     kind = "rmsprop"
+    state_slots = 2  # mean square and momentum buffer, each one value per parameter
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7):
         super().__init__(learning_rate)

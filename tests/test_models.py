@@ -520,3 +520,10 @@ def test_example_circles(tmp_path):
     out = run_example("circles.py", tmp_path)
     accuracy = re.search(r"test accuracy: ([\d.]+)", out)
     assert accuracy and float(accuracy.group(1)) > 0.95, out
+
+
+def test_optimizer_state_slots_match_the_c_layer():
+    from nncore import _core
+
+    for cls in (optimizers.SGD, optimizers.Adam, optimizers.AdamW, optimizers.RMSprop):
+        assert cls.state_slots == _core.optimizer_state_slots(cls.kind)
