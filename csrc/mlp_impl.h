@@ -367,6 +367,20 @@ nc_status NET(nc_network_train_epoch)(const nc_network *net, nc_optimizer *opt, 
     return NC_OK;
 }
 
+int NET(nc_all_finite)(size_t m, size_t n, const T *x, ptrdiff_t x_rs)
+{
+    for (size_t i = 0; i < m; i++) {
+        const T *row = x + (ptrdiff_t)i * x_rs;
+        T sum = 0; /* x - x is 0 for finite x and NaN for NaN and inf */
+#pragma omp simd reduction(+ : sum)
+        for (size_t j = 0; j < n; j++)
+            sum += row[j] - row[j];
+        if (sum != 0)
+            return 0;
+    }
+    return 1;
+}
+
 nc_status NET(nc_network_predict)(const nc_network *net, const T *params, size_t n, const T *x,
                                   ptrdiff_t x_rs, T *out, ptrdiff_t out_rs, size_t batch_size,
                                   void *workspace, size_t workspace_bytes)

@@ -362,6 +362,11 @@ nc_status nc_network_train_epoch_f64(const nc_network *net, nc_optimizer *opt, d
                                      void *workspace, size_t workspace_bytes,
                                      nc_epoch_result *result);
 
+/* 1 when every element of the m x n matrix x (row stride x_rs, column
+ * stride 1) is finite, else 0. */
+int nc_all_finite_f32(size_t m, size_t n, const float *x, ptrdiff_t x_rs);
+int nc_all_finite_f64(size_t m, size_t n, const double *x, ptrdiff_t x_rs);
+
 /* Inference (dropout off): out (n x n_out, row stride out_rs) = net(x),
  * processed in chunks of batch_size rows through the workspace. */
 nc_status nc_network_predict_f32(const nc_network *net, const float *params, size_t n,

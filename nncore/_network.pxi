@@ -320,10 +320,23 @@ cdef class Network:
         }
 
     # ----------------------------------------------------------- inference
-    def predict(self, params, x, batch_size=None):
+    def predict(self, params, x, batch_size=None, bint check_finite=False):
+        """Outputs for the rows of x; with check_finite, ValueError on NaN/inf in x."""
         self._vector(params, "params", self.net.n_params)
         self._matrix(x, "x", self.n_in)
         cdef size_t n = x.shape[0]
+        cdef int finite = 1
+        cdef ptrdiff_t x_row = stride_of(<cnp.ndarray>x, 0)
+        cdef void *px_check = data_of(<cnp.ndarray>x)
+        cdef bint single = self.dtype.itemsize == 4
+        if check_finite:
+            with nogil:
+                if single:
+                    finite = nc_all_finite_f32(n, self.layers[0].n_in, <float *>px_check, x_row)
+                else:
+                    finite = nc_all_finite_f64(n, self.layers[0].n_in, <double *>px_check, x_row)
+            if not finite:
+                raise ValueError("x contains NaN or infinity")
         cdef size_t batch = batch_size if batch_size else max(1, min(n, 1024))
         cdef cnp.npy_intp dims[2]
         dims[0], dims[1] = n, self.layers[self.net.n_layers - 1].n_out

@@ -851,6 +851,15 @@ class Sequential:
     def predict(self, X, *, batch_size=None, verbose=0) -> np.ndarray:
         """The network's outputs (probabilities for sigmoid/softmax outputs), shape
         (n, units of the last layer), in the model dtype. Dropout is off."""
+        net = self._net
+        if net is not None and batch_size is None and verbose == 0 and type(X) is np.ndarray:
+            # The common case, checked in C (shape, dtype, layout, finiteness) so that
+            # one row costs little more than the call; anything unusual, including
+            # bad input, takes the full path below, which explains what is wrong.
+            try:
+                return net.predict(self._params, X, None, True)
+            except ValueError:
+                pass
         if batch_size is not None:
             batch_size = _count(batch_size, "batch_size")
         _verbosity(verbose)

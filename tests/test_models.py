@@ -527,3 +527,23 @@ def test_optimizer_state_slots_match_the_c_layer():
 
     for cls in (optimizers.SGD, optimizers.Adam, optimizers.AdamW, optimizers.RMSprop):
         assert cls.state_slots == _core.optimizer_state_slots(cls.kind)
+
+
+def test_predict_fast_path_matches_the_full_path():
+    """predict() takes a C-checked shortcut for plain arrays; results and errors
+    must be those of the fully validated path."""
+    import nncore
+
+    model = nncore.Sequential([nncore.Dense(3, "tanh", input_dim=2), nncore.Dense(1)], seed=1)
+    model.compile(loss="mse")
+    x = np.random.default_rng(0).standard_normal((5, 2))
+    fast = model.predict(x.astype(np.float32))
+    np.testing.assert_array_equal(fast, model.predict(x))  # float64 input: converted
+    np.testing.assert_array_equal(fast, model.predict(x.tolist()))
+    np.testing.assert_array_equal(fast[:2], model.predict(np.asfortranarray(x[:2])))
+    bad = x.astype(np.float32)
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match="X contains NaN"):
+        model.predict(bad)
+    with pytest.raises(ValueError, match="X"):
+        model.predict(np.ones((2, 3), np.float32))
