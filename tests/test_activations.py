@@ -4,6 +4,7 @@ version, central finite differences, the C reference twin, and bad input."""
 import math
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -170,8 +171,13 @@ def test_each_kernel_path_computes_the_same_activations():
     outputs = {}
     for path in ("generic", "avx2", "avx512", "neon"):
         env = {**__import__("os").environ, "NNCORE_ARCH": path}
-        done = subprocess.run(
-            [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+        done = subprocess.run(  # outside the repository: import the installed nncore
+            [sys.executable, "-c", script],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=tempfile.gettempdir(),
         )
         kernel, total = done.stdout.split()
         outputs[kernel] = float(total)

@@ -3,17 +3,20 @@
 import csv
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
 
 
-def nncore_cli(*args, cwd=None):
+def nncore_cli(*args):
+    # run outside the repository: from its root, `-m nncore` would import the
+    # source folder (no compiled extension) instead of the installed package
     return subprocess.run(
         [sys.executable, "-m", "nncore", *args],
         capture_output=True,
         text=True,
-        cwd=cwd,
+        cwd=tempfile.gettempdir(),
         timeout=120,
     )
 
