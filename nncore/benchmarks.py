@@ -333,28 +333,44 @@ def run(nets, peers, threads_list, out=sys.stdout):
         for threads in threads_list:
             for peer in peers:
                 results[net, peer, threads] = measure(net, peer, threads)
+
+    def ratio(ours, theirs, key, invert=False):
+        if not ours or not theirs:
+            return "-"
+        value = theirs[key] / ours[key] if invert else ours[key] / theirs[key]
+        return f"{value:.2f}x"
+
     print("\n### Training samples/s (forward + backward + Adam, float32)\n", file=out)
-    header = "| network | threads | " + " | ".join(peers) + " | nncore / best peer |"
-    print(header, file=out)
-    print("|" + "---|" * (len(peers) + 3), file=out)
+    print(
+        "| network | threads | " + " | ".join(peers) + " | nncore / torch | nncore / best peer |",
+        file=out,
+    )
+    print("|" + "---|" * (len(peers) + 4), file=out)
     for net in nets:
         for threads in threads_list:
-            row = [results[net, p, threads] for p in peers]
-            cells = [format_rate(r["train"]) if r else "-" for r in row]
-            ours = results[net, "nncore", threads] if "nncore" in peers else None
-            others = [r["train"] for p, r in zip(peers, row) if r and p != "nncore"]
-            ratio = f"{ours['train'] / max(others):.2f}x" if ours and others else "-"
-            print(f"| {net} | {threads} | " + " | ".join(cells) + f" | {ratio} |", file=out)
-    print("\n### Predict: one row (us) and 4096 rows (rows/s), 1 thread\n", file=out)
-    print("| network | " + " | ".join(peers) + " |", file=out)
-    print("|" + "---|" * (len(peers) + 1), file=out)
+            row = {p: results[net, p, threads] for p in peers}
+            cells = [format_rate(r["train"]) if r else "-" for r in row.values()]
+            ours = row.get("nncore")
+            others = [r for p, r in row.items() if r and p != "nncore"]
+            best = max(others, key=lambda r: r["train"]) if others else None
+            print(
+                f"| {net} | {threads} | "
+                + " | ".join(cells)
+                + f" | {ratio(ours, row.get('torch'), 'train')} | {ratio(ours, best, 'train')} |",
+                file=out,
+            )
+    threads = threads_list[0]
+    print(f"\n### Predict, {threads} thread(s): one row (us) / 4096 rows (rows/s)\n", file=out)
+    print("| network | " + " | ".join(peers) + " | one row: torch / nncore |", file=out)
+    print("|" + "---|" * (len(peers) + 2), file=out)
     for net in nets:
-        row = [results.get((net, p, threads_list[0])) for p in peers]
+        row = {p: results.get((net, p, threads)) for p in peers}
         cells = [
             f"{r['predict_1'] * 1e6:.1f} us / {format_rate(r['predict_4096'])}" if r else "-"
-            for r in row
+            for r in row.values()
         ]
-        print(f"| {net} | " + " | ".join(cells) + " |", file=out)
+        speedup = ratio(row.get("nncore"), row.get("torch"), "predict_1", invert=True)
+        print(f"| {net} | " + " | ".join(cells) + f" | {speedup} |", file=out)
     return results
 
 

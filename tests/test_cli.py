@@ -1,6 +1,7 @@
 """The command line, run as a user would: in a subprocess, on CSV files."""
 
 import csv
+import json
 import subprocess
 import sys
 import tempfile
@@ -123,3 +124,10 @@ def test_missing_target_and_missing_file(tmp_path):
     assert done.returncode == 1 and "--target 'zzz'" in done.stderr
     done = nncore_cli("predict", str(tmp_path / "none.nnc"), str(data))
     assert done.returncode == 1 and "Traceback" not in done.stderr
+
+
+def test_bench_measures_nncore():
+    done = nncore_cli("bench", "--net", "tiny", "--peer", "nncore")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["train"] > 0 and result["predict_1"] > 0 and result["predict_4096"] > 0
