@@ -305,15 +305,21 @@ def make_parser():
     predict.add_argument("-o", "--output", help="CSV file to write (default: standard output)")
     predict.set_defaults(run=command_predict)
 
-    bench = sub.add_parser("bench", help="nncore vs the peers that are installed")
-    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
+    bench = sub.add_parser(
+        "bench",
+        help="nncore vs the peers that are installed",
+        description="Options: --net tiny|mnist|wide, --peer NAME, --threads N (each repeatable).",
+    )
     bench.set_defaults(run=command_bench)
     return parser
 
 
 def main(argv=None):
     parser = make_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "bench":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.bench_args = extra  # `nncore bench` hands its options to nncore.benchmarks
     if args.version:
         import nncore
 
