@@ -22,6 +22,10 @@
  * (measured with bench/gemm.py on Zen3: about 2 us to start 2 threads). */
 #define NC_GEMM_PARALLEL_WORK (96.0 * 96.0 * 96.0)
 
+/* The small kernel with A stored by columns stops paying off when it would
+ * stream more than this many bytes of A (measured on Zen3, 512 KB L2). */
+#define NC_GEMM_SMALL_STRIDED_A_BYTES (256.0 * 1024.0)
+
 /* ------------------------------------------------------ packing buffers
  *
  * nc_gemm has no workspace argument, so the packed panels live in static

@@ -98,16 +98,15 @@ static void FN(gemm_worker)(const PATH *path, const FN(gemm_problem) * g, T *b_b
             /* Later k blocks add to what the first one wrote. */
             const T beta = pc == 0 ? g->beta : (T)1;
 
-            /* The B block is packed by all threads together (orphaned
-             * "omp for" with its implicit barrier), so it is complete before
-             * anyone reads it. Only inside our own parallel region: a caller
-             * running in someone else's team must not meet a work-sharing
-             * construct. */
+            /* With several threads, the B block is packed by all of them
+             * together (orphaned "omp for" with its implicit barrier), so it
+             * is complete before anyone reads it. Alone, each B micro-panel
+             * is packed just before its first use instead (below), so the
+             * memory-bound copy overlaps the arithmetic. The work-sharing
+             * construct is only met inside our own parallel region: a caller
+             * running in someone else's team must not meet one. */
             if (threads > 1) {
                 NC_PRAGMA_OMP("omp for schedule(static)")
-                for (ptrdiff_t jp = 0; jp < n_panels; jp++)
-                    FN(pack_b_one)(path, g, nr, nb, kb, jc, pc, (size_t)jp, b_buffer);
-            } else {
                 for (ptrdiff_t jp = 0; jp < n_panels; jp++)
                     FN(pack_b_one)(path, g, nr, nb, kb, jc, pc, (size_t)jp, b_buffer);
             }
@@ -117,6 +116,8 @@ static void FN(gemm_worker)(const PATH *path, const FN(gemm_problem) * g, T *b_b
                 path->pack_a(mb, kb, g->a + (ptrdiff_t)ic * g->a_rs + (ptrdiff_t)pc * g->a_cs,
                              g->a_rs, g->a_cs, a_buffer);
                 for (size_t jp = jp_lo; jp < jp_hi; jp++) {
+                    if (threads == 1 && ic == m_lo)
+                        FN(pack_b_one)(path, g, nr, nb, kb, jc, pc, jp, b_buffer);
                     const size_t j0 = jp * nr;
                     const size_t w = nb - j0 < nr ? nb - j0 : nr;
                     const T *b_panel = b_buffer + j0 * kb;
@@ -240,15 +241,22 @@ static nc_status FN(gemm)(const PATH *path, size_t m, size_t n, size_t k, T alph
              c,
              swap ? c_cs : c_rs,
              swap ? c_rs : c_cs};
-        if (threads > 1) {
+        /* The small kernel reads A once per NR columns of C; A in columns
+         * (a_cs != 1) is read a cache line per element and pays for it when
+         * that traffic outgrows L2 (bench/gemm.py: X^T dZ products). */
+        const double a_traffic = (double)s.m * (double)s.k * (double)sizeof(T) *
+                                 (double)((s.n + path->blocks.nr - 1) / path->blocks.nr);
+        if (s.a_cs == 1 || a_traffic <= NC_GEMM_SMALL_STRIDED_A_BYTES) {
+            if (threads > 1) {
 #if defined(NNCORE_OPENMP)
 #pragma omp parallel num_threads(threads)
-            FN(small_rows)(path, &s, omp_get_thread_num(), omp_get_num_threads());
-            return NC_OK;
+                FN(small_rows)(path, &s, omp_get_thread_num(), omp_get_num_threads());
+                return NC_OK;
 #endif
+            }
+            FN(small_rows)(path, &s, 0, 1);
+            return NC_OK;
         }
-        FN(small_rows)(path, &s, 0, 1);
-        return NC_OK;
     }
     FN(gemm_problem) g = {m, n, k, alpha, beta, a, b, c, a_rs, a_cs, b_rs, b_cs, c_rs, c_cs};
     T *b_buffer = (T *)B_BUFFER();

@@ -76,6 +76,11 @@ static void PACK_B(size_t cols, size_t depth, const T *b, ptrdiff_t b_rs, ptrdif
 {
     if (cols == NR && b_cs == 1) {
         for (size_t p = 0; p < depth; p++, dst += NR) {
+#if defined(VPREFETCH_AHEAD)
+            /* rows of B are far apart: fetch a few ahead */
+            if (p + 8 < depth)
+                VPREFETCH_AHEAD(b + (ptrdiff_t)(p + 8) * b_rs);
+#endif
             NC_UNROLL
             for (int v = 0; v < NV; v++)
                 VSTOREU(dst + v * W, VLOADU(b + (ptrdiff_t)p * b_rs + v * W));
