@@ -18,10 +18,6 @@
 #define NC_PRAGMA_OMP(text)
 #endif
 
-/* Below this many multiply-adds one thread is faster than waking a team
- * (measured with bench/gemm.py on Zen3: about 2 us to start 2 threads). */
-#define NC_GEMM_PARALLEL_WORK (96.0 * 96.0 * 96.0)
-
 /* The small kernel with A stored by columns stops paying off when it would
  * stream more than this many bytes of A (measured on Zen3, 512 KB L2). */
 #define NC_GEMM_SMALL_STRIDED_A_BYTES (256.0 * 1024.0)
@@ -117,18 +113,28 @@ static void *align64(unsigned char *p)
 
 /* Block sizes of the portable path: a 4x4 tile of scalars fits the 16
  * registers of x86-64 and most others; cache blocks as for a small core. */
-const nc_gemm_path_f32 nc_gemm_generic_f32 = {
-    {.mr = 4, .nr = 4, .kc = 256, .mc = 128, .nc = 2048, .small_work = 32 * 32 * 32},
-    generic_pack_a_f32,
-    generic_pack_b_f32,
-    generic_micro_f32_4x4,
-    generic_small_f32};
-const nc_gemm_path_f64 nc_gemm_generic_f64 = {
-    {.mr = 4, .nr = 4, .kc = 256, .mc = 64, .nc = 1024, .small_work = 32 * 32 * 32},
-    generic_pack_a_f64,
-    generic_pack_b_f64,
-    generic_micro_f64_4x4,
-    generic_small_f64};
+const nc_gemm_path_f32 nc_gemm_generic_f32 = {{.mr = 4,
+                                               .nr = 4,
+                                               .kc = 256,
+                                               .mc = 128,
+                                               .nc = 2048,
+                                               .small_work = 32 * 32 * 32,
+                                               .parallel_work = 32 * 32 * 32},
+                                              generic_pack_a_f32,
+                                              generic_pack_b_f32,
+                                              generic_micro_f32_4x4,
+                                              generic_small_f32};
+const nc_gemm_path_f64 nc_gemm_generic_f64 = {{.mr = 4,
+                                               .nr = 4,
+                                               .kc = 256,
+                                               .mc = 64,
+                                               .nc = 1024,
+                                               .small_work = 32 * 32 * 32,
+                                               .parallel_work = 32 * 32 * 32},
+                                              generic_pack_a_f64,
+                                              generic_pack_b_f64,
+                                              generic_micro_f64_4x4,
+                                              generic_small_f64};
 
 /* ------------------------------------------------------------ the driver */
 

@@ -119,15 +119,25 @@ static inline void store_part_pd(double *p, __m256d v, size_t n)
 /* Zen3 (per core): L1d 32 KB, L2 512 KB, L3 32 MB shared. KC 256 keeps a
  * 6 x KC A micro-panel and a KC x NR B micro-panel within L1 with room for
  * C; MC x KC of A fills about half of L2; KC x NC of B a few MB of L3. */
-const nc_gemm_path_f32 nc_gemm_avx2_f32 = {
-    {.mr = 6, .nr = 16, .kc = 384, .mc = 120, .nc = 4080, .small_work = 192 * 192 * 160},
-    avx2_pack_a_f32,
-    avx2_pack_b_f32,
-    avx2_micro_f32_6x16,
-    avx2_small_f32};
-const nc_gemm_path_f64 nc_gemm_avx2_f64 = {
-    {.mr = 6, .nr = 8, .kc = 256, .mc = 72, .nc = 2040, .small_work = 96 * 96 * 128},
-    avx2_pack_a_f64,
-    avx2_pack_b_f64,
-    avx2_micro_f64_6x8,
-    avx2_small_f64};
+const nc_gemm_path_f32 nc_gemm_avx2_f32 = {{.mr = 6,
+                                            .nr = 16,
+                                            .kc = 384,
+                                            .mc = 120,
+                                            .nc = 4080,
+                                            .small_work = 192 * 192 * 160,
+                                            .parallel_work = 64 * 64 * 32},
+                                           avx2_pack_a_f32,
+                                           avx2_pack_b_f32,
+                                           avx2_micro_f32_6x16,
+                                           avx2_small_f32};
+const nc_gemm_path_f64 nc_gemm_avx2_f64 = {{.mr = 6,
+                                            .nr = 8,
+                                            .kc = 256,
+                                            .mc = 72,
+                                            .nc = 2040,
+                                            .small_work = 96 * 96 * 128,
+                                            .parallel_work = 64 * 32 * 32},
+                                           avx2_pack_a_f64,
+                                           avx2_pack_b_f64,
+                                           avx2_micro_f64_6x8,
+                                           avx2_small_f64};

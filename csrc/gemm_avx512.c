@@ -76,15 +76,25 @@
  * of B at 16 KB (half of L1) for both types; MC x KC of A takes about a
  * quarter of L2. Not measured (this machine has no AVX-512): starting values
  * derived from the cache sizes, to be tuned on such a CPU with bench/gemm.py. */
-const nc_gemm_path_f32 nc_gemm_avx512_f32 = {
-    {.mr = 12, .nr = 32, .kc = 128, .mc = 480, .nc = 4096, .small_work = 64 * 64 * 64},
-    avx512_pack_a_f32,
-    avx512_pack_b_f32,
-    avx512_micro_f32_12x32,
-    avx512_small_f32};
-const nc_gemm_path_f64 nc_gemm_avx512_f64 = {
-    {.mr = 12, .nr = 16, .kc = 128, .mc = 240, .nc = 4096, .small_work = 64 * 64 * 64},
-    avx512_pack_a_f64,
-    avx512_pack_b_f64,
-    avx512_micro_f64_12x16,
-    avx512_small_f64};
+const nc_gemm_path_f32 nc_gemm_avx512_f32 = {{.mr = 12,
+                                              .nr = 32,
+                                              .kc = 128,
+                                              .mc = 480,
+                                              .nc = 4096,
+                                              .small_work = 64 * 64 * 64,
+                                              .parallel_work = 64 * 64 * 64},
+                                             avx512_pack_a_f32,
+                                             avx512_pack_b_f32,
+                                             avx512_micro_f32_12x32,
+                                             avx512_small_f32};
+const nc_gemm_path_f64 nc_gemm_avx512_f64 = {{.mr = 12,
+                                              .nr = 16,
+                                              .kc = 128,
+                                              .mc = 240,
+                                              .nc = 4096,
+                                              .small_work = 64 * 64 * 64,
+                                              .parallel_work = 64 * 64 * 32},
+                                             avx512_pack_a_f64,
+                                             avx512_pack_b_f64,
+                                             avx512_micro_f64_12x16,
+                                             avx512_small_f64};

@@ -221,7 +221,7 @@ static nc_status FN(gemm)(const PATH *path, size_t m, size_t n, size_t k, T alph
     }
     const double work = (double)m * (double)n * (double)k;
     int threads = nc_get_num_threads();
-    if (work < NC_GEMM_PARALLEL_WORK)
+    if (work < (double)path->blocks.parallel_work)
         threads = 1;
     if (work <= (double)path->blocks.small_work && (b_cs == 1 || a_rs == 1)) {
         /* The small kernel wants a unit-stride right operand; when only A

@@ -38,6 +38,9 @@ typedef struct nc_gemm_blocking {
     /* Below this many multiply-adds (m*n*k), the small kernel runs instead
      * of packing. Measured per machine with bench/gemm.py. */
     size_t small_work;
+    /* Below this many multiply-adds one thread is faster than waking a team
+     * (about 1.5 us to start 2 OpenMP threads on Zen3). */
+    size_t parallel_work;
 } nc_gemm_blocking;
 
 /* c (MR x NR, element (i, j) at c[i*c_rs + j*c_cs]) = alpha * sum_p

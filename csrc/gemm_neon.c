@@ -95,15 +95,25 @@ static inline void store_part_f64(double *p, float64x2_t v, size_t n)
 
 /* Typical arm64 cores (Neoverse N1, Apple M1 performance cores): L1d 64 KB
  * or more, L2 1 MB or more. Not measured here (x86 machine). */
-const nc_gemm_path_f32 nc_gemm_neon_f32 = {
-    {.mr = 8, .nr = 12, .kc = 256, .mc = 128, .nc = 4092, .small_work = 64 * 64 * 64},
-    neon_pack_a_f32,
-    neon_pack_b_f32,
-    neon_micro_f32_8x12,
-    neon_small_f32};
-const nc_gemm_path_f64 nc_gemm_neon_f64 = {
-    {.mr = 8, .nr = 6, .kc = 256, .mc = 96, .nc = 2046, .small_work = 64 * 64 * 64},
-    neon_pack_a_f64,
-    neon_pack_b_f64,
-    neon_micro_f64_8x6,
-    neon_small_f64};
+const nc_gemm_path_f32 nc_gemm_neon_f32 = {{.mr = 8,
+                                            .nr = 12,
+                                            .kc = 256,
+                                            .mc = 128,
+                                            .nc = 4092,
+                                            .small_work = 64 * 64 * 64,
+                                            .parallel_work = 64 * 32 * 32},
+                                           neon_pack_a_f32,
+                                           neon_pack_b_f32,
+                                           neon_micro_f32_8x12,
+                                           neon_small_f32};
+const nc_gemm_path_f64 nc_gemm_neon_f64 = {{.mr = 8,
+                                            .nr = 6,
+                                            .kc = 256,
+                                            .mc = 96,
+                                            .nc = 2046,
+                                            .small_work = 64 * 64 * 64,
+                                            .parallel_work = 32 * 32 * 32},
+                                           neon_pack_a_f64,
+                                           neon_pack_b_f64,
+                                           neon_micro_f64_8x6,
+                                           neon_small_f64};
