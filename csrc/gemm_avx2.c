@@ -53,6 +53,49 @@ static inline void store_part_pd(double *p, __m256d v, size_t n)
 #define MASK_PS(n) _mm256_loadu_si256((const __m256i *)(mask32 + 8 - (n)))
 #define MASK_PD(n) _mm256_loadu_si256((const __m256i *)(mask64 + 4 - (n)))
 
+/* Transposes 8 rows of 8 floats in registers: afterwards r[j] holds what
+ * was column j. Three rounds: pairs of rows interleaved, then pairs of
+ * pairs, then the 128-bit halves exchanged. */
+static inline void transpose_8x8_ps(__m256 r[8])
+{
+    __m256 t[8], s[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 2; i++) {
+        /* t[4i..4i+3] come from rows 4i..4i+3 */
+        s[4 * i + 0] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        s[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        s[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        s[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int j = 0; j < 4; j++) {
+        r[j] = _mm256_permute2f128_ps(s[j], s[4 + j], 0x20);
+        r[4 + j] = _mm256_permute2f128_ps(s[j], s[4 + j], 0x31);
+    }
+}
+
+/* One 16-column sgemm B micro-panel from a B whose rows are contiguous
+ * (element (p, j) at b[p + j*b_cs]): 8x8 blocks through registers. */
+static void pack_b_columns_f32(size_t depth, const float *b, ptrdiff_t b_cs, float *dst)
+{
+    size_t p = 0;
+    for (; p + 8 <= depth; p += 8) {
+        for (int half = 0; half < 2; half++) {
+            __m256 r[8];
+            for (int i = 0; i < 8; i++)
+                r[i] = _mm256_loadu_ps(b + (ptrdiff_t)(half * 8 + i) * b_cs + (ptrdiff_t)p);
+            transpose_8x8_ps(r);
+            for (int q = 0; q < 8; q++)
+                _mm256_storeu_ps(dst + (p + (size_t)q) * 16 + (size_t)half * 8, r[q]);
+        }
+    }
+    for (; p < depth; p++)
+        for (int j = 0; j < 16; j++)
+            dst[p * 16 + (size_t)j] = b[(ptrdiff_t)j * b_cs + (ptrdiff_t)p];
+}
+
 #define MR 6
 #define NV 2
 /* Prefetches the cache line holding *p (and, for a 2-vector row, the next
@@ -76,6 +119,7 @@ static inline void store_part_pd(double *p, __m256d v, size_t n)
 #define VMUL(a, b) _mm256_mul_ps(a, b)
 #define VLOAD_PART(p, n) _mm256_maskload_ps(p, MASK_PS(n))
 #define VSTORE_PART(p, v, n) store_part_ps(p, v, n)
+#define PACK_B_UNIT_ROW_STRIDE pack_b_columns_f32
 #define MICRO avx2_micro_f32_6x16
 #define SMALL avx2_small_f32
 #define PACK_A avx2_pack_a_f32
@@ -95,6 +139,7 @@ static inline void store_part_pd(double *p, __m256d v, size_t n)
 #undef VSTORE_PART
 #undef MICRO
 #undef SMALL
+#undef PACK_B_UNIT_ROW_STRIDE
 #undef PACK_A
 #undef PACK_B
 

@@ -14,6 +14,8 @@
  *   VFMA(a, b, c)  (a*b + c)   VMUL(a, b)
  *   VLOAD_PART(p, n) / VSTORE_PART(p, v, n)   the first n < W lanes only
  *                    (never touching memory past them)
+ * and optionally PACK_B_UNIT_ROW_STRIDE(depth, b, b_cs, dst), packing one
+ * full B micro-panel whose rows are contiguous (b_rs == 1).
  * Everything is #undef'd at the end.
  */
 
@@ -87,6 +89,14 @@ static void PACK_B(size_t cols, size_t depth, const T *b, ptrdiff_t b_rs, ptrdif
         }
         return;
     }
+#if defined(PACK_B_UNIT_ROW_STRIDE)
+    /* op(B) stored by columns (B^T of a row-major matrix): an in-register
+     * transpose of the instruction set, when it has one. */
+    if (cols == NR && b_rs == 1) {
+        PACK_B_UNIT_ROW_STRIDE(depth, b, b_cs, dst);
+        return;
+    }
+#endif
     if (cols == NR) {
         for (size_t p = 0; p < depth; p++, dst += NR) {
             NC_UNROLL
