@@ -96,6 +96,28 @@ static void pack_b_columns_f32(size_t depth, const float *b, ptrdiff_t b_cs, flo
             dst[p * 16 + (size_t)j] = b[(ptrdiff_t)j * b_cs + (ptrdiff_t)p];
 }
 
+/* One 6-row sgemm A micro-panel from an A whose rows are contiguous
+ * (element (i, p) at a[i*a_rs + p]): 8 steps at a time, 6 rows and 2 zero
+ * rows transposed in registers. Each 8-float store spills 2 floats into the
+ * next step, which the next store overwrites; the block loop stops short of
+ * the last step so nothing is written past the panel. */
+static void pack_a_rows_f32(size_t depth, const float *a, ptrdiff_t a_rs, float *dst)
+{
+    size_t p = 0;
+    for (; p + 8 < depth; p += 8) {
+        __m256 r[8];
+        for (int i = 0; i < 6; i++)
+            r[i] = _mm256_loadu_ps(a + (ptrdiff_t)i * a_rs + (ptrdiff_t)p);
+        r[6] = r[7] = _mm256_setzero_ps();
+        transpose_8x8_ps(r);
+        for (int q = 0; q < 8; q++)
+            _mm256_storeu_ps(dst + (p + (size_t)q) * 6, r[q]);
+    }
+    for (; p < depth; p++)
+        for (int i = 0; i < 6; i++)
+            dst[p * 6 + (size_t)i] = a[(ptrdiff_t)i * a_rs + (ptrdiff_t)p];
+}
+
 #define MR 6
 #define NV 2
 /* Prefetches the cache line holding *p (and, for a 2-vector row, the next
@@ -120,6 +142,7 @@ static void pack_b_columns_f32(size_t depth, const float *b, ptrdiff_t b_cs, flo
 #define VLOAD_PART(p, n) _mm256_maskload_ps(p, MASK_PS(n))
 #define VSTORE_PART(p, v, n) store_part_ps(p, v, n)
 #define PACK_B_UNIT_ROW_STRIDE pack_b_columns_f32
+#define PACK_A_UNIT_COL_STRIDE pack_a_rows_f32
 #define MICRO avx2_micro_f32_6x16
 #define SMALL avx2_small_f32
 #define PACK_A avx2_pack_a_f32
@@ -140,6 +163,7 @@ static void pack_b_columns_f32(size_t depth, const float *b, ptrdiff_t b_cs, flo
 #undef MICRO
 #undef SMALL
 #undef PACK_B_UNIT_ROW_STRIDE
+#undef PACK_A_UNIT_COL_STRIDE
 #undef PACK_A
 #undef PACK_B
 

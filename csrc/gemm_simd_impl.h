@@ -15,7 +15,9 @@
  *   VLOAD_PART(p, n) / VSTORE_PART(p, v, n)   the first n < W lanes only
  *                    (never touching memory past them)
  * and optionally PACK_B_UNIT_ROW_STRIDE(depth, b, b_cs, dst), packing one
- * full B micro-panel whose rows are contiguous (b_rs == 1).
+ * full B micro-panel whose rows are contiguous (b_rs == 1), and
+ * PACK_A_UNIT_COL_STRIDE(depth, a, a_rs, dst), one full A micro-panel whose
+ * rows are contiguous (a_cs == 1).
  * Everything is #undef'd at the end.
  */
 
@@ -55,6 +57,15 @@ static void PACK_A(size_t rows, size_t depth, const T *a, ptrdiff_t a_rs, ptrdif
     for (size_t i0 = 0; i0 < rows; i0 += MR, a += (ptrdiff_t)MR * a_rs) {
         const size_t h = rows - i0 < MR ? rows - i0 : MR;
         if (h == MR) {
+#if defined(PACK_A_UNIT_COL_STRIDE)
+            /* op(A) stored by rows: an in-register transpose, when the
+             * instruction set has one. */
+            if (a_cs == 1) {
+                PACK_A_UNIT_COL_STRIDE(depth, a, a_rs, dst);
+                dst += MR * depth;
+                continue;
+            }
+#endif
             for (size_t p = 0; p < depth; p++, dst += MR) {
                 const T *src = a + (ptrdiff_t)p * a_cs;
                 NC_UNROLL
