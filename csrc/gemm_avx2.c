@@ -118,6 +118,59 @@ static void pack_a_rows_f32(size_t depth, const float *a, ptrdiff_t a_rs, float 
             dst[p * 6 + (size_t)i] = a[(ptrdiff_t)i * a_rs + (ptrdiff_t)p];
 }
 
+/* Transposes 4 rows of 4 doubles in registers: afterwards r[j] holds what
+ * was column j. */
+static inline void transpose_4x4_pd(__m256d r[4])
+{
+    __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
+    __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
+    r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
+    r[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+    r[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
+    r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
+}
+
+/* The dgemm twins of the two packers above, with 4x4 blocks. */
+static void pack_b_columns_f64(size_t depth, const double *b, ptrdiff_t b_cs, double *dst)
+{
+    size_t p = 0;
+    for (; p + 4 <= depth; p += 4) {
+        for (int half = 0; half < 2; half++) {
+            __m256d r[4];
+            for (int i = 0; i < 4; i++)
+                r[i] = _mm256_loadu_pd(b + (ptrdiff_t)(half * 4 + i) * b_cs + (ptrdiff_t)p);
+            transpose_4x4_pd(r);
+            for (int q = 0; q < 4; q++)
+                _mm256_storeu_pd(dst + (p + (size_t)q) * 8 + (size_t)half * 4, r[q]);
+        }
+    }
+    for (; p < depth; p++)
+        for (int j = 0; j < 8; j++)
+            dst[p * 8 + (size_t)j] = b[(ptrdiff_t)j * b_cs + (ptrdiff_t)p];
+}
+
+static void pack_a_rows_f64(size_t depth, const double *a, ptrdiff_t a_rs, double *dst)
+{
+    size_t p = 0;
+    for (; p + 4 < depth; p += 4) {
+        __m256d top[4], bottom[4];
+        for (int i = 0; i < 4; i++)
+            top[i] = _mm256_loadu_pd(a + (ptrdiff_t)i * a_rs + (ptrdiff_t)p);
+        bottom[0] = _mm256_loadu_pd(a + 4 * a_rs + (ptrdiff_t)p);
+        bottom[1] = _mm256_loadu_pd(a + 5 * a_rs + (ptrdiff_t)p);
+        bottom[2] = bottom[3] = _mm256_setzero_pd();
+        transpose_4x4_pd(top);
+        transpose_4x4_pd(bottom);
+        for (int q = 0; q < 4; q++) { /* rows 4-5 spill 2 zeros into the next step */
+            _mm256_storeu_pd(dst + (p + (size_t)q) * 6, top[q]);
+            _mm256_storeu_pd(dst + (p + (size_t)q) * 6 + 4, bottom[q]);
+        }
+    }
+    for (; p < depth; p++)
+        for (int i = 0; i < 6; i++)
+            dst[p * 6 + (size_t)i] = a[(ptrdiff_t)i * a_rs + (ptrdiff_t)p];
+}
+
 #define MR 6
 #define NV 2
 /* Prefetches the cache line holding *p (and, for a 2-vector row, the next
@@ -179,6 +232,8 @@ static void pack_a_rows_f32(size_t depth, const float *a, ptrdiff_t a_rs, float 
 #define VMUL(a, b) _mm256_mul_pd(a, b)
 #define VLOAD_PART(p, n) _mm256_maskload_pd(p, MASK_PD(n))
 #define VSTORE_PART(p, v, n) store_part_pd(p, v, n)
+#define PACK_B_UNIT_ROW_STRIDE pack_b_columns_f64
+#define PACK_A_UNIT_COL_STRIDE pack_a_rows_f64
 #define MICRO avx2_micro_f64_6x8
 #define SMALL avx2_small_f64
 #define PACK_A avx2_pack_a_f64
