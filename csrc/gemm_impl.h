@@ -47,8 +47,8 @@ static void FN(pack_b_one)(const PATH *path, const FN(gemm_problem) * g, size_t 
 }
 
 /* The part of the product that thread `thread` of `threads` computes. Every
- * thread runs the same jc/pc loops; the packed B block (b_buffer, shared) is
- * filled by all of them together between two barriers. */
+ * thread runs the same jc/pc loops over the shared packed B block
+ * (b_buffer); see below for who packs which part of it, and when. */
 static void FN(gemm_worker)(const PATH *path, const FN(gemm_problem) * g, T *b_buffer, int thread,
                             int threads)
 {
@@ -67,10 +67,13 @@ static void FN(gemm_worker)(const PATH *path, const FN(gemm_problem) * g, T *b_b
         ncb = NC_GEMM_B_BUFFER_BYTES / (bs->kc * sizeof(T)) / nr * nr;
     T *a_buffer = (T *)A_BUFFER();
 
-    /* Split C by row panels when there are enough of them, else by column
-     * panels (then each thread packs the whole A block itself). */
     const size_t m_panels = (g->m + mr - 1) / mr;
-    const int split_rows = m_panels >= (size_t)threads;
+    /* Split C by rows when there are enough row panels and C is at least
+     * as tall as wide; else by column panels: then each thread packs the
+     * whole A block but only its own B panels, with no barrier at all. */
+    const int split_rows =
+        m_panels >= (size_t)threads && (g->m >= g->n || (g->n + nr - 1) / nr < (size_t)threads);
+    const int own_b_panels = threads == 1 || !split_rows;
     size_t m_lo = 0, m_hi = g->m;
     if (split_rows) {
         m_lo = m_panels * (size_t)thread / (size_t)threads * mr;
@@ -98,14 +101,14 @@ static void FN(gemm_worker)(const PATH *path, const FN(gemm_problem) * g, T *b_b
             /* Later k blocks add to what the first one wrote. */
             const T beta = pc == 0 ? g->beta : (T)1;
 
-            /* With several threads, the B block is packed by all of them
+            /* Threads that split the rows share the B block and pack it
              * together (orphaned "omp for" with its implicit barrier), so it
-             * is complete before anyone reads it. Alone, each B micro-panel
-             * is packed just before its first use instead (below), so the
-             * memory-bound copy overlaps the arithmetic. The work-sharing
+             * is complete before anyone reads it. A thread alone on its B
+             * panels packs each just before its first use instead (below),
+             * so the memory-bound copy overlaps the arithmetic. The work-sharing
              * construct is only met inside our own parallel region: a caller
              * running in someone else's team must not meet one. */
-            if (threads > 1) {
+            if (!own_b_panels) {
                 NC_PRAGMA_OMP("omp for schedule(static)")
                 for (ptrdiff_t jp = 0; jp < n_panels; jp++)
                     FN(pack_b_one)(path, g, nr, nb, kb, jc, pc, (size_t)jp, b_buffer);
@@ -116,7 +119,7 @@ static void FN(gemm_worker)(const PATH *path, const FN(gemm_problem) * g, T *b_b
                 path->pack_a(mb, kb, g->a + (ptrdiff_t)ic * g->a_rs + (ptrdiff_t)pc * g->a_cs,
                              g->a_rs, g->a_cs, a_buffer);
                 for (size_t jp = jp_lo; jp < jp_hi; jp++) {
-                    if (threads == 1 && ic == m_lo)
+                    if (own_b_panels && ic == m_lo)
                         FN(pack_b_one)(path, g, nr, nb, kb, jc, pc, jp, b_buffer);
                     const size_t j0 = jp * nr;
                     const size_t w = nb - j0 < nr ? nb - j0 : nr;
@@ -143,7 +146,7 @@ static void FN(gemm_worker)(const PATH *path, const FN(gemm_problem) * g, T *b_b
                     }
                 }
             }
-            if (threads > 1) { /* everyone is done with B before it is repacked */
+            if (!own_b_panels) { /* everyone is done with B before it is repacked */
                 NC_PRAGMA_OMP("omp barrier")
             }
         }
