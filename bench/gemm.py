@@ -1,6 +1,6 @@
 """GEMM throughput: nncore against numpy (OpenBLAS), side by side in one run.
 
-    python bench/gemm.py            # the full table (about a minute)
+    python bench/gemm.py            # the full table (one to two minutes)
     python bench/gemm.py --quick    # fewer repeats
 
 Prints markdown: the machine, the measured FMA peak of one core (bench/fma_peak.c,
