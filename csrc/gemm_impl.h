@@ -36,14 +36,15 @@ typedef struct FN(gemm_problem) {
     ptrdiff_t a_rs, a_cs, b_rs, b_cs, c_rs, c_cs;
 } FN(gemm_problem);
 
-/* Packs micro-panel jp of the B block that starts at (pc, jc). */
+/* Packs micro-panel jp (kb x nr) of the B block that starts at (pc, jc)
+ * into dst. */
 static void FN(pack_b_one)(const PATH *path, const FN(gemm_problem) * g, size_t nr, size_t nb,
-                           size_t kb, size_t jc, size_t pc, size_t jp, T *b_buffer)
+                           size_t kb, size_t jc, size_t pc, size_t jp, T *dst)
 {
     const size_t j0 = jp * nr;
     const size_t cols = nb - j0 < nr ? nb - j0 : nr;
     path->pack_b(cols, kb, g->b + (ptrdiff_t)pc * g->b_rs + (ptrdiff_t)(jc + j0) * g->b_cs, g->b_rs,
-                 g->b_cs, b_buffer + j0 * kb);
+                 g->b_cs, dst);
 }
 
 /* The part of the product that thread `thread` of `threads` computes. Every
@@ -111,7 +112,8 @@ static void FN(gemm_worker)(const PATH *path, const FN(gemm_problem) * g, T *b_b
             if (!own_b_panels) {
                 NC_PRAGMA_OMP("omp for schedule(static)")
                 for (ptrdiff_t jp = 0; jp < n_panels; jp++)
-                    FN(pack_b_one)(path, g, nr, nb, kb, jc, pc, (size_t)jp, b_buffer);
+                    FN(pack_b_one)(path, g, nr, nb, kb, jc, pc, (size_t)jp,
+                                   b_buffer + (size_t)jp * nr * kc);
             }
 
             for (size_t ic = m_lo; ic < m_hi; ic += mc) {
@@ -120,10 +122,13 @@ static void FN(gemm_worker)(const PATH *path, const FN(gemm_problem) * g, T *b_b
                              g->a_rs, g->a_cs, a_buffer);
                 for (size_t jp = jp_lo; jp < jp_hi; jp++) {
                     if (own_b_panels && ic == m_lo)
-                        FN(pack_b_one)(path, g, nr, nb, kb, jc, pc, jp, b_buffer);
+                        FN(pack_b_one)(path, g, nr, nb, kb, jc, pc, jp, b_buffer + jp * nr * kc);
                     const size_t j0 = jp * nr;
                     const size_t w = nb - j0 < nr ? nb - j0 : nr;
-                    const T *b_panel = b_buffer + j0 * kb;
+                    /* Panels sit KC apart whatever this block's depth, so
+                     * a thread packing its own panels for the next k block
+                     * never lands on a panel another thread still reads. */
+                    const T *b_panel = b_buffer + j0 * kc;
                     for (size_t i0 = 0; i0 < mb; i0 += mr) {
                         const size_t h = mb - i0 < mr ? mb - i0 : mr;
                         const T *a_panel = a_buffer + i0 * kb;
