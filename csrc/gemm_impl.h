@@ -155,6 +155,12 @@ static void FN(gemm_worker)(const PATH *path, const FN(gemm_problem) * g, T *b_b
                 NC_PRAGMA_OMP("omp barrier")
             }
         }
+        /* Threads on their own B panels: the next NC block renumbers the
+         * panels, so a thread must not start it while another still reads
+         * this one. */
+        if (own_b_panels && threads > 1) {
+            NC_PRAGMA_OMP("omp barrier")
+        }
     }
 }
 

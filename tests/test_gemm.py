@@ -224,7 +224,15 @@ def test_results_bit_identical_for_one_and_two_threads(rng, dtype, kernel_paths,
     # packed driver: row split, column split (m below two row panels), several
     # k blocks; small kernel split by rows (AVX2: below 192*192*160 float32 or
     # 96*96*128 float64 multiply-adds, above ~96**3)
-    shapes = [(300, 200, 600), (5, 2000, 300), (97, 523, 257), (1000, 64, 64), (100, 90, 110)]
+    # (50, 4200, 300): several NC blocks with the column split
+    shapes = [
+        (300, 200, 600),
+        (5, 2000, 300),
+        (97, 523, 257),
+        (1000, 64, 64),
+        (100, 90, 110),
+        (50, 4200, 300),
+    ]
     try:
         for path in kernel_paths:
             _core.set_kernel(path)
