@@ -274,6 +274,11 @@ static nc_status FN(gemm)(const PATH *path, size_t m, size_t n, size_t k, T alph
     }
     FN(gemm_problem) g = {m, n, k, alpha, beta, a, b, c, a_rs, a_cs, b_rs, b_cs, c_rs, c_cs};
     T *b_buffer = (T *)B_BUFFER();
+    /* The packed driver synchronizes its threads per k block: worth it on
+     * more work than the small kernel needs (bench/gemm.py, dZ W^T with
+     * 10 outputs: 2 threads slower below this). */
+    if (work < 8.0 * (double)path->blocks.parallel_work)
+        threads = 1;
     if (threads > 1) {
 #if defined(NNCORE_OPENMP)
 #pragma omp parallel num_threads(threads)
