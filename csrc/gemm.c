@@ -190,7 +190,8 @@ nc_status nc_gemm_f32(size_t m, size_t n, size_t k, float alpha, const float *a,
                       float *c, ptrdiff_t c_rs, ptrdiff_t c_cs)
 {
     nc_cpu_init();
-    return gemm_f32(path_f32, m, n, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, c_rs, c_cs);
+    return gemm_f32(path_f32, m, n, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, c_rs, c_cs,
+                    NULL);
 }
 
 nc_status nc_gemm_f64(size_t m, size_t n, size_t k, double alpha, const double *a, ptrdiff_t a_rs,
@@ -198,5 +199,30 @@ nc_status nc_gemm_f64(size_t m, size_t n, size_t k, double alpha, const double *
                       double *c, ptrdiff_t c_rs, ptrdiff_t c_cs)
 {
     nc_cpu_init();
-    return gemm_f64(path_f64, m, n, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, c_rs, c_cs);
+    return gemm_f64(path_f64, m, n, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, c_rs, c_cs,
+                    NULL);
+}
+
+nc_status nc_gemm_epilogue_f32(size_t m, size_t n, size_t k, float alpha, const float *a,
+                               ptrdiff_t a_rs, ptrdiff_t a_cs, const float *b, ptrdiff_t b_rs,
+                               ptrdiff_t b_cs, float beta, float *c, ptrdiff_t c_rs, ptrdiff_t c_cs,
+                               const nc_epilogue_f32 *epilogue)
+{
+    if (!epilogue)
+        return NC_ERR_INVALID_ARGUMENT;
+    nc_cpu_init();
+    return gemm_f32(path_f32, m, n, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, c_rs, c_cs,
+                    epilogue);
+}
+
+nc_status nc_gemm_epilogue_f64(size_t m, size_t n, size_t k, double alpha, const double *a,
+                               ptrdiff_t a_rs, ptrdiff_t a_cs, const double *b, ptrdiff_t b_rs,
+                               ptrdiff_t b_cs, double beta, double *c, ptrdiff_t c_rs,
+                               ptrdiff_t c_cs, const nc_epilogue_f64 *epilogue)
+{
+    if (!epilogue)
+        return NC_ERR_INVALID_ARGUMENT;
+    nc_cpu_init();
+    return gemm_f64(path_f64, m, n, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, c_rs, c_cs,
+                    epilogue);
 }

@@ -34,7 +34,31 @@ typedef struct FN(gemm_problem) {
     const T *a, *b;
     T *c;
     ptrdiff_t a_rs, a_cs, b_rs, b_cs, c_rs, c_cs;
+    const FN(nc_epilogue) * ep; /* NULL, or applied to each tile when it is final */
 } FN(gemm_problem);
+
+/* The epilogue (see nncore.h) on rows r0..r0+h, columns c0..c0+w of C
+ * (column stride 1): the same elementwise kernels as the separate passes, so
+ * the same bits, run on a block that was just written and is still in L1. */
+static void FN(epilogue_apply)(const FN(nc_epilogue) * ep, T *c, ptrdiff_t c_rs, size_t r0,
+                               size_t h, size_t c0, size_t w)
+{
+    T *block = c + (ptrdiff_t)r0 * c_rs + (ptrdiff_t)c0;
+    nc_activation act = (nc_activation)ep->activation;
+    if (ep->kind == NC_EPILOGUE_ACTIVATION_GRAD) {
+        FN(nc_activation_backward)(act, ep->alpha, h, w, ep->z + (ptrdiff_t)r0 * ep->z_rs + c0,
+                                   ep->z_rs, ep->a + (ptrdiff_t)r0 * ep->a_rs + c0, ep->a_rs, block,
+                                   c_rs, block, c_rs);
+        return;
+    }
+    if (ep->bias)
+        FN(nc_bias_add)(h, w, ep->bias + c0, block, c_rs);
+    if (ep->out)
+        FN(nc_activation_forward)(act, ep->alpha, h, w, block, c_rs,
+                                  ep->out + (ptrdiff_t)r0 * ep->out_rs + c0, ep->out_rs);
+    else if (act != NC_ACT_LINEAR)
+        FN(nc_activation_forward)(act, ep->alpha, h, w, block, c_rs, block, c_rs);
+}
 
 /* Packs micro-panel jp (kb x nr) of the B block that starts at (pc, jc)
  * into dst. */
@@ -137,6 +161,8 @@ static void FN(gemm_worker)(const PATH *path, const FN(gemm_problem) * g, T *b_b
                         if (h == mr && w == nr) {
                             path->micro(kb, g->alpha, a_panel, b_panel, beta, c_tile, g->c_rs,
                                         g->c_cs);
+                            if (g->ep && pc + kb == g->k)
+                                FN(epilogue_apply)(g->ep, g->c, g->c_rs, ic + i0, h, jc + j0, w);
                             continue;
                         }
                         /* Edge tile: full tile into scratch, valid part to C. */
@@ -148,6 +174,8 @@ static void FN(gemm_worker)(const PATH *path, const FN(gemm_problem) * g, T *b_b
                                 *cij =
                                     beta == 0 ? tile[r * nr + j] : tile[r * nr + j] + beta * *cij;
                             }
+                        if (g->ep && pc + kb == g->k)
+                            FN(epilogue_apply)(g->ep, g->c, g->c_rs, ic + i0, h, jc + j0, w);
                     }
                 }
             }
@@ -185,7 +213,13 @@ typedef struct FN(small_problem) {
     T beta;
     T *c;
     ptrdiff_t c_rs, c_cs;
+    const FN(nc_epilogue) * ep; /* NULL, or applied to each block of rows when done */
+    int swapped;                /* rows here are columns of the caller's C */
 } FN(small_problem);
+
+/* Rows of C the small kernel finishes before the epilogue runs on them, so
+ * that they are still in L1 (a multiple of its 6-row tile). */
+#define NC_SMALL_EPILOGUE_ROWS 48
 
 /* Thread `thread` of `threads` runs the small kernel on its share of the
  * rows (whole groups of 6). Each element of C goes through the same
@@ -199,20 +233,55 @@ static void FN(small_rows)(const PATH *path, const FN(small_problem) * s, int th
         hi = s->m;
     if (lo >= hi)
         return;
-    path->small(hi - lo, s->n, s->k, s->alpha, s->a + (ptrdiff_t)lo * s->a_rs, s->a_rs, s->a_cs,
-                s->b, s->b_rs, s->beta, s->c + (ptrdiff_t)lo * s->c_rs, s->c_rs, s->c_cs);
+    if (!s->ep) {
+        path->small(hi - lo, s->n, s->k, s->alpha, s->a + (ptrdiff_t)lo * s->a_rs, s->a_rs, s->a_cs,
+                    s->b, s->b_rs, s->beta, s->c + (ptrdiff_t)lo * s->c_rs, s->c_rs, s->c_cs);
+        return;
+    }
+    for (size_t r = lo; r < hi; r += NC_SMALL_EPILOGUE_ROWS) {
+        const size_t rows = hi - r < NC_SMALL_EPILOGUE_ROWS ? hi - r : NC_SMALL_EPILOGUE_ROWS;
+        path->small(rows, s->n, s->k, s->alpha, s->a + (ptrdiff_t)r * s->a_rs, s->a_rs, s->a_cs,
+                    s->b, s->b_rs, s->beta, s->c + (ptrdiff_t)r * s->c_rs, s->c_rs, s->c_cs);
+        if (s->swapped) /* these rows are columns r.. of the caller's C (rows: s->n) */
+            FN(epilogue_apply)(s->ep, s->c, s->c_cs, 0, s->n, r, rows);
+        else
+            FN(epilogue_apply)(s->ep, s->c, s->c_rs, r, rows, 0, s->n);
+    }
 }
 
 static nc_status FN(gemm)(const PATH *path, size_t m, size_t n, size_t k, T alpha, const T *a,
                           ptrdiff_t a_rs, ptrdiff_t a_cs, const T *b, ptrdiff_t b_rs,
-                          ptrdiff_t b_cs, T beta, T *c, ptrdiff_t c_rs, ptrdiff_t c_cs)
+                          ptrdiff_t b_cs, T beta, T *c, ptrdiff_t c_rs, ptrdiff_t c_cs,
+                          const FN(nc_epilogue) * ep)
 {
     if ((m && n && !c) || (m && n && k && (!a || !b)))
         return NC_ERR_INVALID_ARGUMENT;
+    if (ep && ep->kind == NC_EPILOGUE_NONE)
+        ep = NULL;
+    if (ep && ((unsigned)ep->kind > NC_EPILOGUE_ACTIVATION_GRAD ||
+               (unsigned)ep->activation >= NC_ACT_COUNT || (m && n && c_cs != 1) ||
+               (ep->kind == NC_EPILOGUE_ACTIVATION_GRAD && m && n && (!ep->z || !ep->a))))
+        return NC_ERR_INVALID_ARGUMENT;
     if (m == 0 || n == 0)
         return NC_OK;
+    if (ep && ep->activation == NC_ACT_SOFTMAX) {
+        /* Row-wise: the product (and the bias) first, softmax on whole rows. */
+        FN(nc_epilogue) bias_only = *ep;
+        bias_only.activation = NC_ACT_LINEAR;
+        bias_only.out = NULL;
+        int grad = ep->kind == NC_EPILOGUE_ACTIVATION_GRAD;
+        FN(gemm)(path, m, n, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, c_rs, c_cs,
+                 grad ? NULL : &bias_only);
+        if (grad)
+            return FN(nc_activation_backward)(NC_ACT_SOFTMAX, ep->alpha, m, n, ep->z, ep->z_rs,
+                                              ep->a, ep->a_rs, c, c_rs, c, c_rs);
+        return FN(nc_activation_forward)(NC_ACT_SOFTMAX, ep->alpha, m, n, c, c_rs,
+                                         ep->out ? ep->out : c, ep->out ? ep->out_rs : c_rs);
+    }
     if (k == 0) {
         FN(scale_c)(m, n, beta, c, c_rs, c_cs);
+        if (ep)
+            FN(epilogue_apply)(ep, c, c_rs, 0, m, 0, n);
         return NC_OK;
     }
     /* The kernels store rows of C as vectors: for a column-major C compute
@@ -254,7 +323,9 @@ static nc_status FN(gemm)(const PATH *path, size_t m, size_t n, size_t k, T alph
              beta,
              c,
              swap ? c_cs : c_rs,
-             swap ? c_rs : c_cs};
+             swap ? c_rs : c_cs,
+             ep,
+             swap};
         /* The small kernel reads A once per NR columns of C; A in columns
          * (a_cs != 1) is read a cache line per element and pays for it when
          * that traffic outgrows L2 (bench/gemm.py: X^T dZ products). */
@@ -272,7 +343,7 @@ static nc_status FN(gemm)(const PATH *path, size_t m, size_t n, size_t k, T alph
             return NC_OK;
         }
     }
-    FN(gemm_problem) g = {m, n, k, alpha, beta, a, b, c, a_rs, a_cs, b_rs, b_cs, c_rs, c_cs};
+    FN(gemm_problem) g = {m, n, k, alpha, beta, a, b, c, a_rs, a_cs, b_rs, b_cs, c_rs, c_cs, ep};
     T *b_buffer = (T *)B_BUFFER();
     /* The packed driver synchronizes its threads per k block: worth it on
      * more work than the small kernel needs (bench/gemm.py, dZ W^T with

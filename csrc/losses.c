@@ -1,32 +1,17 @@
-/* losses.c -- public loss entry points (reference loops for now). */
+/* losses.c -- float and double instances of losses_impl.h. */
+#include <math.h>
+
 #include "nncore.h"
 
-nc_status nc_loss_value_f32(nc_loss loss, int from_logits, size_t m, size_t n, const float *p,
-                            ptrdiff_t p_rs, const float *t, ptrdiff_t t_rs,
-                            const float *sample_weight, double *value)
-{
-    return nc_loss_value_f32_ref(loss, from_logits, m, n, p, p_rs, t, t_rs, sample_weight, value);
-}
+#define T float
+#define FAST(name) name##_f32
+#define REF(name) name##_f32_ref
+#include "losses_impl.h"
+#undef T
+#undef FAST
+#undef REF
 
-nc_status nc_loss_value_f64(nc_loss loss, int from_logits, size_t m, size_t n, const double *p,
-                            ptrdiff_t p_rs, const double *t, ptrdiff_t t_rs,
-                            const double *sample_weight, double *value)
-{
-    return nc_loss_value_f64_ref(loss, from_logits, m, n, p, p_rs, t, t_rs, sample_weight, value);
-}
-
-nc_status nc_loss_grad_f32(nc_loss loss, int from_logits, size_t m, size_t n, const float *p,
-                           ptrdiff_t p_rs, const float *t, ptrdiff_t t_rs,
-                           const float *sample_weight, float *grad, ptrdiff_t g_rs)
-{
-    return nc_loss_grad_f32_ref(loss, from_logits, m, n, p, p_rs, t, t_rs, sample_weight, grad,
-                                g_rs);
-}
-
-nc_status nc_loss_grad_f64(nc_loss loss, int from_logits, size_t m, size_t n, const double *p,
-                           ptrdiff_t p_rs, const double *t, ptrdiff_t t_rs,
-                           const double *sample_weight, double *grad, ptrdiff_t g_rs)
-{
-    return nc_loss_grad_f64_ref(loss, from_logits, m, n, p, p_rs, t, t_rs, sample_weight, grad,
-                                g_rs);
-}
+#define T double
+#define FAST(name) name##_f64
+#define REF(name) name##_f64_ref
+#include "losses_impl.h"

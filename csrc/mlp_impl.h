@@ -58,26 +58,38 @@ static void NET(gather_rows)(T *dst, const T *src, ptrdiff_t src_rs, size_t widt
 
 /* ------------------------------------------------------------ one layer */
 
-/* z = in W + b, a = act(z) (a linear layer's a is z itself). */
+/* z = in W + b, a = act(z) (a linear layer's a is z itself), the bias and
+ * the activation applied by the GEMM to each tile as it is finished.
+ * no_activation: z only (the loss computes a from the logits). */
 static nc_status NET(dense_forward)(const nc_layer *layer, const T *params, size_t batch,
-                                    const T *in, T *z, T *a)
+                                    const T *in, T *z, T *a, int no_activation)
 {
     size_t n_in = layer->n_in, n_out = layer->n_out;
-    nc_status status =
-        K(nc_gemm)(batch, n_out, n_in, 1, in, (ptrdiff_t)n_in, 1, params + layer->weight_offset,
-                   (ptrdiff_t)n_out, 1, 0, z, (ptrdiff_t)n_out, 1);
-    if (status == NC_OK && layer->use_bias)
-        status = K(nc_bias_add)(batch, n_out, params + layer->bias_offset, z, (ptrdiff_t)n_out);
-    if (status == NC_OK && layer->activation != NC_ACT_LINEAR)
-        status = K(nc_activation_forward)(layer->activation, (T)layer->activation_alpha, batch,
-                                          n_out, z, (ptrdiff_t)n_out, a, (ptrdiff_t)n_out);
-    return status;
+    int act = no_activation ? NC_ACT_LINEAR : (int)layer->activation;
+    K(nc_epilogue)
+    ep = {NC_EPILOGUE_BIAS_ACTIVATION,
+          act,
+          (T)layer->activation_alpha,
+          layer->use_bias ? params + layer->bias_offset : NULL,
+          act != NC_ACT_LINEAR ? a : NULL,
+          (ptrdiff_t)n_out,
+          NULL,
+          NULL,
+          0,
+          0};
+    return K(nc_gemm_epilogue)(batch, n_out, n_in, 1, in, (ptrdiff_t)n_in, 1,
+                               params + layer->weight_offset, (ptrdiff_t)n_out, 1, 0, z,
+                               (ptrdiff_t)n_out, 1, &ep);
 }
 
 /* From dz = dL/dz: dW = in^T dz + 2 l2 W, db = column sums of dz, and (when
- * d_in is not NULL) d_in = dz W^T. The transposes are stride swaps. */
+ * d_in is not NULL) d_in = dz W^T. The transposes are stride swaps. When
+ * `below` is not NULL, the GEMM multiplies d_in by the derivative of that
+ * layer's activation (its z and a given) as it writes each tile, so d_in
+ * leaves as dL/dz of the layer below. */
 static nc_status NET(dense_backward)(const nc_layer *layer, const T *params, T *grads, size_t batch,
-                                     const T *in, const T *dz, T *d_in)
+                                     const T *in, const T *dz, T *d_in, const nc_layer *below,
+                                     const T *z_below, const T *a_below)
 {
     const T *w = params + layer->weight_offset;
     T *dw = grads + layer->weight_offset;
@@ -91,9 +103,21 @@ static nc_status NET(dense_backward)(const nc_layer *layer, const T *params, T *
     }
     if (status == NC_OK && layer->use_bias)
         status = K(nc_bias_grad)(batch, n_out, dz, (ptrdiff_t)n_out, 0, grads + layer->bias_offset);
-    if (status == NC_OK && d_in)
-        status = K(nc_gemm)(batch, n_in, n_out, 1, dz, (ptrdiff_t)n_out, 1, w, 1, (ptrdiff_t)n_out,
-                            0, d_in, (ptrdiff_t)n_in, 1);
+    if (status == NC_OK && d_in) {
+        K(nc_epilogue)
+        ep = {below ? NC_EPILOGUE_ACTIVATION_GRAD : NC_EPILOGUE_NONE,
+              below ? (int)below->activation : NC_ACT_LINEAR,
+              below ? (T)below->activation_alpha : 0,
+              NULL,
+              NULL,
+              0,
+              z_below,
+              a_below,
+              (ptrdiff_t)n_in,
+              (ptrdiff_t)n_in};
+        status = K(nc_gemm_epilogue)(batch, n_in, n_out, 1, dz, (ptrdiff_t)n_out, 1, w, 1,
+                                     (ptrdiff_t)n_out, 0, d_in, (ptrdiff_t)n_in, 1, &ep);
+    }
     return status;
 }
 
@@ -113,25 +137,31 @@ static void NET(dropout_forward)(const nc_layer *layer, size_t layer_index, size
 
 /* ------------------------------------------------------ whole network */
 
+/* The forward pass. logits_only: the output layer's activation is left to
+ * the loss, which computes it from the logits with the gradient. */
 static nc_status NET(forward)(const nc_network *net, const T *params, size_t batch,
-                              NET(buffers) * buf, int training, uint64_t seed, uint64_t step)
+                              NET(buffers) * buf, int training, uint64_t seed, uint64_t step,
+                              int logits_only)
 {
     const T *in = buf->input;
     for (size_t l = 0; l < net->n_layers; l++) {
         const nc_layer *layer = &net->layers[l];
+        const int skip_activation = logits_only && l == net->n_layers - 1;
         nc_status status = NC_OK;
         switch (layer->kind) {
         case NC_LAYER_DENSE:
             buf->z[l] = buf->own_z[l];
             buf->a[l] = layer->activation == NC_ACT_LINEAR ? buf->own_z[l] : buf->own_a[l];
-            status = NET(dense_forward)(layer, params, batch, in, buf->own_z[l], buf->own_a[l]);
+            status = NET(dense_forward)(layer, params, batch, in, buf->own_z[l], buf->own_a[l],
+                                        skip_activation);
             break;
         case NC_LAYER_ACTIVATION:
             buf->z[l] = in;
             buf->a[l] = buf->own_a[l];
-            status = K(nc_activation_forward)(layer->activation, (T)layer->activation_alpha, batch,
-                                              layer->n_out, in, (ptrdiff_t)layer->n_in,
-                                              buf->own_a[l], (ptrdiff_t)layer->n_out);
+            if (!skip_activation)
+                status = K(nc_activation_forward)(layer->activation, (T)layer->activation_alpha,
+                                                  batch, layer->n_out, in, (ptrdiff_t)layer->n_in,
+                                                  buf->own_a[l], (ptrdiff_t)layer->n_out);
             break;
         case NC_LAYER_DROPOUT:
             buf->z[l] = in;
@@ -149,17 +179,19 @@ static nc_status NET(forward)(const nc_network *net, const T *params, size_t bat
     return NC_OK;
 }
 
-/* The batch loss: sum_i w_i l_i / B from the output (or the logits), plus the
- * l2 penalties. */
-static nc_status NET(batch_loss)(const nc_network *net, const T *params, size_t batch,
-                                 const NET(buffers) * buf, const T *weights, double *loss)
+/* The batch loss, sum_i w_i l_i / B plus the l2 penalties, and its gradient
+ * at the output into buf->grad_ping, in one pass. From the logits (after
+ * forward(logits_only)) this also writes the output layer's activation. */
+static nc_status NET(batch_loss_grad)(const nc_network *net, const T *params, size_t batch,
+                                      NET(buffers) * buf, const T *weights, double *loss)
 {
     size_t last = net->n_layers - 1, n_out = net->layers[last].n_out;
     int logits = nc_network_from_logits(net);
     const T *p = logits ? buf->z[last] : buf->a[last];
     ptrdiff_t t_rs = net->loss == NC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY ? 1 : (ptrdiff_t)n_out;
-    nc_status status = K(nc_loss_value)(net->loss, logits, batch, n_out, p, (ptrdiff_t)n_out,
-                                        buf->target, t_rs, weights, loss);
+    nc_status status = K(nc_loss_value_grad)(
+        net->loss, logits, batch, n_out, p, (ptrdiff_t)n_out, buf->target, t_rs, weights, loss,
+        buf->grad_ping, (ptrdiff_t)n_out, logits ? buf->own_a[last] : NULL, (ptrdiff_t)n_out);
     for (size_t l = 0; status == NC_OK && l < net->n_layers; l++) {
         const nc_layer *layer = &net->layers[l];
         if (layer->kind != NC_LAYER_DENSE || layer->l2 == 0)
@@ -173,23 +205,29 @@ static nc_status NET(batch_loss)(const nc_network *net, const T *params, size_t 
     return status;
 }
 
-/* dL/dparams into grads, from the forward pass in buf. */
-static nc_status NET(backward)(const nc_network *net, const T *params, T *grads, size_t batch,
-                               NET(buffers) * buf, const T *weights)
+/* Whether the backward GEMM into `layer` applies its activation's
+ * derivative itself: elementwise activations of dense and activation layers. */
+static int NET(folds_derivative)(const nc_layer *layer)
 {
-    size_t last = net->n_layers - 1, n_out = net->layers[last].n_out;
-    int logits = nc_network_from_logits(net);
-    ptrdiff_t t_rs = net->loss == NC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY ? 1 : (ptrdiff_t)n_out;
-    /* grad holds dL/da of the current layer (dL/dz when it came from the logits) */
+    return layer->kind != NC_LAYER_DROPOUT && layer->activation != NC_ACT_LINEAR &&
+           layer->activation != NC_ACT_SOFTMAX;
+}
+
+/* dL/dparams into grads, from the forward pass and the output gradient
+ * (batch_loss_grad) in buf. */
+static nc_status NET(backward)(const nc_network *net, const T *params, T *grads, size_t batch,
+                               NET(buffers) * buf)
+{
+    size_t last = net->n_layers - 1;
+    /* grad holds dL/da of the current layer, or dL/dz when grad_is_dz: from
+     * the logits, or when the GEMM that made it applied the derivative */
     T *grad = buf->grad_ping, *spare = buf->grad_pong;
-    nc_status status =
-        K(nc_loss_grad)(net->loss, logits, batch, n_out, logits ? buf->z[last] : buf->a[last],
-                        (ptrdiff_t)n_out, buf->target, t_rs, weights, grad, (ptrdiff_t)n_out);
+    int grad_is_dz = nc_network_from_logits(net);
+    nc_status status = NC_OK;
     for (size_t l = last + 1; status == NC_OK && l-- > 0;) {
         const nc_layer *layer = &net->layers[l];
         const T *in = l ? buf->a[l - 1] : buf->input;
-        int grad_is_dz = logits && l == last; /* the activation's backward is folded in */
-        T *d_in = l ? spare : NULL;           /* the input of layer 0 needs no gradient */
+        T *d_in = l ? spare : NULL; /* the input of layer 0 needs no gradient */
         ptrdiff_t width = (ptrdiff_t)layer->n_out;
         if (layer->kind == NC_LAYER_DROPOUT) {
             if (buf->a[l] != buf->z[l]) /* masks were applied: same mask backwards */
@@ -201,11 +239,16 @@ static nc_status NET(backward)(const nc_network *net, const T *params, T *grads,
             status = K(nc_activation_backward)(layer->activation, (T)layer->activation_alpha, batch,
                                                layer->n_out, buf->z[l], width, buf->a[l], width,
                                                grad, width, grad, width);
+        grad_is_dz = 0;
         if (status != NC_OK)
             break;
         if (layer->kind == NC_LAYER_ACTIVATION)
             continue; /* grad now holds dL/d(input), in place */
-        status = NET(dense_backward)(layer, params, grads, batch, in, grad, d_in);
+        const nc_layer *below =
+            d_in && NET(folds_derivative)(&net->layers[l - 1]) ? &net->layers[l - 1] : NULL;
+        status = NET(dense_backward)(layer, params, grads, batch, in, grad, d_in, below,
+                                     below ? buf->z[l - 1] : NULL, below ? buf->a[l - 1] : NULL);
+        grad_is_dz = below != NULL;
         spare = grad;
         grad = d_in;
     }
@@ -323,6 +366,7 @@ nc_status NET(nc_network_train_epoch)(const nc_network *net, nc_optimizer *opt, 
         net->loss == NC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY ? 1 : net->layers[last].n_out;
     /* positions of the flat buffer no layer owns keep a zero gradient */
     memset(grads, 0, net->n_params * sizeof(T));
+    const int logits = nc_network_from_logits(net);
     double last_report = nc_seconds();
     for (size_t start = 0; start < n; start += batch_size) {
         size_t count = n - start < batch_size ? n - start : batch_size;
@@ -334,13 +378,13 @@ nc_status NET(nc_network_train_epoch)(const nc_network *net, nc_optimizer *opt, 
             weights = buf.weight;
         }
         double loss = NAN;
-        status = NET(forward)(net, params, count, &buf, 1, options->seed, opt->iterations);
+        status = NET(forward)(net, params, count, &buf, 1, options->seed, opt->iterations, logits);
         if (status == NC_OK)
-            status = NET(batch_loss)(net, params, count, &buf, weights, &loss);
+            status = NET(batch_loss_grad)(net, params, count, &buf, weights, &loss);
         if (status == NC_OK && !isfinite(loss))
             status = NC_ERR_NONFINITE; /* this batch's update is not applied */
         if (status == NC_OK)
-            status = NET(backward)(net, params, grads, count, &buf, weights);
+            status = NET(backward)(net, params, grads, count, &buf);
         if (status == NC_OK)
             status = K(nc_optimizer_step)(opt, net->n_params, params, grads, opt_state);
         if (status != NC_OK) {
@@ -396,7 +440,7 @@ nc_status NET(nc_network_predict)(const nc_network *net, const T *params, size_t
     for (size_t start = 0; start < n; start += batch_size) {
         size_t count = n - start < batch_size ? n - start : batch_size;
         NET(gather_rows)(buf.input, x, x_rs, n_in, NULL, start, count);
-        status = NET(forward)(net, params, count, &buf, 0, 0, 0);
+        status = NET(forward)(net, params, count, &buf, 0, 0, 0, 0);
         if (status != NC_OK)
             return status;
         for (size_t i = 0; i < count; i++)
@@ -429,10 +473,10 @@ nc_status NET(nc_network_loss_grad)(const nc_network *net, const T *params, T *g
         weights = buf.weight;
     }
     memset(grads, 0, net->n_params * sizeof(T));
-    status = NET(forward)(net, params, n, &buf, training, seed, 0);
+    status = NET(forward)(net, params, n, &buf, training, seed, 0, nc_network_from_logits(net));
     if (status == NC_OK)
-        status = NET(batch_loss)(net, params, n, &buf, weights, loss);
+        status = NET(batch_loss_grad)(net, params, n, &buf, weights, loss);
     if (status == NC_OK)
-        status = NET(backward)(net, params, grads, n, &buf, weights);
+        status = NET(backward)(net, params, grads, n, &buf);
     return status;
 }

@@ -85,6 +85,68 @@ nc_status nc_gemm_f64_ref(size_t m, size_t n, size_t k, double alpha, const doub
                           ptrdiff_t a_rs, ptrdiff_t a_cs, const double *b, ptrdiff_t b_rs,
                           ptrdiff_t b_cs, double beta, double *c, ptrdiff_t c_rs, ptrdiff_t c_cs);
 
+/* GEMM with an epilogue: what happens to each finished tile of C while it is
+ * still in the L1 cache, instead of in another pass over C afterwards (the
+ * dense layer's "bias and activation in the write-back").
+ *
+ *   NC_EPILOGUE_BIAS_ACTIVATION:  C += bias (per column, when bias is not NULL),
+ *       then out = act(C) (out NULL: act applied to C in place). C keeps the
+ *       pre-activation z for the backward pass.
+ *   NC_EPILOGUE_ACTIVATION_GRAD:  C = act'(z, a) * C, with z and a the forward
+ *       pass' pre-activation and output of the layer below: the gradient that
+ *       flows into a layer becomes dL/dz at once (the backward GEMM's input).
+ *
+ * The result equals nc_gemm followed by nc_bias_add and nc_activation_forward
+ * (or nc_activation_backward) bit for bit: the same operations on each
+ * element. Softmax, being row-wise, is applied after the whole product. C must
+ * have column stride 1 (NC_ERR_INVALID_ARGUMENT otherwise); out, z and a are
+ * m x n with column stride 1 and the given row strides, and must not overlap C
+ * (out may be NULL, meaning C itself). */
+typedef enum nc_epilogue_kind {
+    NC_EPILOGUE_NONE = 0,
+    NC_EPILOGUE_BIAS_ACTIVATION = 1,
+    NC_EPILOGUE_ACTIVATION_GRAD = 2
+} nc_epilogue_kind;
+
+typedef struct nc_epilogue_f32 {
+    nc_epilogue_kind kind;
+    int activation; /* an nc_activation (declared below) */
+    float alpha;    /* of leaky_relu and elu */
+    const float *bias;
+    float *out;
+    ptrdiff_t out_rs;
+    const float *z, *a;
+    ptrdiff_t z_rs, a_rs;
+} nc_epilogue_f32;
+
+typedef struct nc_epilogue_f64 {
+    nc_epilogue_kind kind;
+    int activation;
+    double alpha;
+    const double *bias;
+    double *out;
+    ptrdiff_t out_rs;
+    const double *z, *a;
+    ptrdiff_t z_rs, a_rs;
+} nc_epilogue_f64;
+
+nc_status nc_gemm_epilogue_f32(size_t m, size_t n, size_t k, float alpha, const float *a,
+                               ptrdiff_t a_rs, ptrdiff_t a_cs, const float *b, ptrdiff_t b_rs,
+                               ptrdiff_t b_cs, float beta, float *c, ptrdiff_t c_rs, ptrdiff_t c_cs,
+                               const nc_epilogue_f32 *epilogue);
+nc_status nc_gemm_epilogue_f64(size_t m, size_t n, size_t k, double alpha, const double *a,
+                               ptrdiff_t a_rs, ptrdiff_t a_cs, const double *b, ptrdiff_t b_rs,
+                               ptrdiff_t b_cs, double beta, double *c, ptrdiff_t c_rs,
+                               ptrdiff_t c_cs, const nc_epilogue_f64 *epilogue);
+nc_status nc_gemm_epilogue_f32_ref(size_t m, size_t n, size_t k, float alpha, const float *a,
+                                   ptrdiff_t a_rs, ptrdiff_t a_cs, const float *b, ptrdiff_t b_rs,
+                                   ptrdiff_t b_cs, float beta, float *c, ptrdiff_t c_rs,
+                                   ptrdiff_t c_cs, const nc_epilogue_f32 *epilogue);
+nc_status nc_gemm_epilogue_f64_ref(size_t m, size_t n, size_t k, double alpha, const double *a,
+                                   ptrdiff_t a_rs, ptrdiff_t a_cs, const double *b, ptrdiff_t b_rs,
+                                   ptrdiff_t b_cs, double beta, double *c, ptrdiff_t c_rs,
+                                   ptrdiff_t c_cs, const nc_epilogue_f64 *epilogue);
+
 /* ------------------------------------------------------ dense-layer pieces */
 
 /* y[i, j] += bias[j] for an m x n matrix y with row stride y_rs (cs = 1). */
@@ -213,6 +275,30 @@ nc_status nc_loss_grad_f32_ref(nc_loss loss, int from_logits, size_t m, size_t n
 nc_status nc_loss_grad_f64_ref(nc_loss loss, int from_logits, size_t m, size_t n, const double *p,
                                ptrdiff_t p_rs, const double *t, ptrdiff_t t_rs,
                                const double *sample_weight, double *grad, ptrdiff_t g_rs);
+
+/* Value and gradient in one call: *value as nc_loss_value and grad as
+ * nc_loss_grad. With from_logits, prob (when not NULL) receives the output
+ * activation of the logits (sigmoid for the binary cross-entropy, softmax for
+ * the categorical ones), what the forward pass would have computed: the fast
+ * version reads each logit once and takes one exp per logit (the training
+ * loop's "softmax + cross-entropy in one pass"). grad and prob must not
+ * overlap p; prob must be NULL without from_logits. */
+nc_status nc_loss_value_grad_f32(nc_loss loss, int from_logits, size_t m, size_t n, const float *p,
+                                 ptrdiff_t p_rs, const float *t, ptrdiff_t t_rs,
+                                 const float *sample_weight, double *value, float *grad,
+                                 ptrdiff_t g_rs, float *prob, ptrdiff_t prob_rs);
+nc_status nc_loss_value_grad_f64(nc_loss loss, int from_logits, size_t m, size_t n, const double *p,
+                                 ptrdiff_t p_rs, const double *t, ptrdiff_t t_rs,
+                                 const double *sample_weight, double *value, double *grad,
+                                 ptrdiff_t g_rs, double *prob, ptrdiff_t prob_rs);
+nc_status nc_loss_value_grad_f32_ref(nc_loss loss, int from_logits, size_t m, size_t n,
+                                     const float *p, ptrdiff_t p_rs, const float *t, ptrdiff_t t_rs,
+                                     const float *sample_weight, double *value, float *grad,
+                                     ptrdiff_t g_rs, float *prob, ptrdiff_t prob_rs);
+nc_status nc_loss_value_grad_f64_ref(nc_loss loss, int from_logits, size_t m, size_t n,
+                                     const double *p, ptrdiff_t p_rs, const double *t,
+                                     ptrdiff_t t_rs, const double *sample_weight, double *value,
+                                     double *grad, ptrdiff_t g_rs, double *prob, ptrdiff_t prob_rs);
 
 /* -------------------------------------------------------------- optimizers */
 

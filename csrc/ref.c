@@ -7,6 +7,7 @@
 
 #define T float
 #define REF(name) name##_f32_ref
+#define EPILOGUE nc_epilogue_f32
 #define EXP expf
 #define LOG logf
 #define LOG1P log1pf
@@ -18,6 +19,7 @@
 #include "ref_impl.h"
 #undef T
 #undef REF
+#undef EPILOGUE
 #undef EXP
 #undef LOG
 #undef LOG1P
@@ -29,6 +31,7 @@
 
 #define T double
 #define REF(name) name##_f64_ref
+#define EPILOGUE nc_epilogue_f64
 #define EXP exp
 #define LOG log
 #define LOG1P log1p

@@ -161,6 +161,31 @@ nc_status REF(nc_activation_backward)(nc_activation act, T alpha, size_t m, size
     return NC_OK;
 }
 
+/* The epilogue's twin: the plain product, then one pass over C. */
+nc_status REF(nc_gemm_epilogue)(size_t m, size_t n, size_t k, T alpha, const T *a, ptrdiff_t a_rs,
+                                ptrdiff_t a_cs, const T *b, ptrdiff_t b_rs, ptrdiff_t b_cs, T beta,
+                                T *c, ptrdiff_t c_rs, ptrdiff_t c_cs, const EPILOGUE *ep)
+{
+    if (!ep || (unsigned)ep->kind > NC_EPILOGUE_ACTIVATION_GRAD ||
+        (unsigned)ep->activation >= NC_ACT_COUNT || (m && n && c_cs != 1) ||
+        (ep->kind == NC_EPILOGUE_ACTIVATION_GRAD && m && n && (!ep->z || !ep->a)))
+        return NC_ERR_INVALID_ARGUMENT;
+    nc_status status =
+        REF(nc_gemm)(m, n, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, c_rs, c_cs);
+    if (status != NC_OK || ep->kind == NC_EPILOGUE_NONE)
+        return status;
+    nc_activation act = (nc_activation)ep->activation;
+    if (ep->kind == NC_EPILOGUE_ACTIVATION_GRAD)
+        return REF(nc_activation_backward)(act, ep->alpha, m, n, ep->z, ep->z_rs, ep->a, ep->a_rs,
+                                           c, c_rs, c, c_rs);
+    if (ep->bias)
+        status = REF(nc_bias_add)(m, n, ep->bias, c, c_rs);
+    if (status == NC_OK && (act != NC_ACT_LINEAR || ep->out))
+        status = REF(nc_activation_forward)(act, ep->alpha, m, n, c, c_rs, ep->out ? ep->out : c,
+                                            ep->out ? ep->out_rs : c_rs);
+    return status;
+}
+
 /* ------------------------------------------------------------------ losses */
 
 #define REF_PROB_EPS ((T)1e-7) /* Keras' epsilon: clip for probabilities, poisson offset */
@@ -331,6 +356,25 @@ nc_status REF(nc_loss_grad)(nc_loss loss, int from_logits, size_t m, size_t n, c
         }
     }
     return NC_OK;
+}
+
+nc_status REF(nc_loss_value_grad)(nc_loss loss, int from_logits, size_t m, size_t n, const T *p,
+                                  ptrdiff_t p_rs, const T *t, ptrdiff_t t_rs,
+                                  const T *sample_weight, double *value, T *grad, ptrdiff_t g_rs,
+                                  T *prob, ptrdiff_t prob_rs)
+{
+    if (prob && !from_logits)
+        return NC_ERR_INVALID_ARGUMENT;
+    nc_status status =
+        REF(nc_loss_value)(loss, from_logits, m, n, p, p_rs, t, t_rs, sample_weight, value);
+    if (status == NC_OK)
+        status =
+            REF(nc_loss_grad)(loss, from_logits, m, n, p, p_rs, t, t_rs, sample_weight, grad, g_rs);
+    if (status == NC_OK && prob)
+        status = REF(nc_activation_forward)(loss == NC_LOSS_BINARY_CROSSENTROPY ? NC_ACT_SIGMOID
+                                                                                : NC_ACT_SOFTMAX,
+                                            0, m, n, p, p_rs, prob, prob_rs);
+    return status;
 }
 
 #undef REF_PROB_EPS

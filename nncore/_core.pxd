@@ -39,6 +39,54 @@ cdef extern from "nncore.h" nogil:
                               const double *b, ptrdiff_t b_rs, ptrdiff_t b_cs, double beta,
                               double *c, ptrdiff_t c_rs, ptrdiff_t c_cs)
 
+    ctypedef enum nc_epilogue_kind:
+        NC_EPILOGUE_NONE
+        NC_EPILOGUE_BIAS_ACTIVATION
+        NC_EPILOGUE_ACTIVATION_GRAD
+
+    ctypedef struct nc_epilogue_f32:
+        nc_epilogue_kind kind
+        int activation
+        float alpha
+        const float *bias
+        float *out
+        ptrdiff_t out_rs
+        const float *z
+        const float *a
+        ptrdiff_t z_rs, a_rs
+
+    ctypedef struct nc_epilogue_f64:
+        nc_epilogue_kind kind
+        int activation
+        double alpha
+        const double *bias
+        double *out
+        ptrdiff_t out_rs
+        const double *z
+        const double *a
+        ptrdiff_t z_rs, a_rs
+
+    nc_status nc_gemm_epilogue_f32(size_t m, size_t n, size_t k, float alpha,
+                                   const float *a, ptrdiff_t a_rs, ptrdiff_t a_cs,
+                                   const float *b, ptrdiff_t b_rs, ptrdiff_t b_cs, float beta,
+                                   float *c, ptrdiff_t c_rs, ptrdiff_t c_cs,
+                                   const nc_epilogue_f32 *epilogue)
+    nc_status nc_gemm_epilogue_f64(size_t m, size_t n, size_t k, double alpha,
+                                   const double *a, ptrdiff_t a_rs, ptrdiff_t a_cs,
+                                   const double *b, ptrdiff_t b_rs, ptrdiff_t b_cs, double beta,
+                                   double *c, ptrdiff_t c_rs, ptrdiff_t c_cs,
+                                   const nc_epilogue_f64 *epilogue)
+    nc_status nc_gemm_epilogue_f32_ref(size_t m, size_t n, size_t k, float alpha,
+                                       const float *a, ptrdiff_t a_rs, ptrdiff_t a_cs,
+                                       const float *b, ptrdiff_t b_rs, ptrdiff_t b_cs,
+                                       float beta, float *c, ptrdiff_t c_rs, ptrdiff_t c_cs,
+                                       const nc_epilogue_f32 *epilogue)
+    nc_status nc_gemm_epilogue_f64_ref(size_t m, size_t n, size_t k, double alpha,
+                                       const double *a, ptrdiff_t a_rs, ptrdiff_t a_cs,
+                                       const double *b, ptrdiff_t b_rs, ptrdiff_t b_cs,
+                                       double beta, double *c, ptrdiff_t c_rs, ptrdiff_t c_cs,
+                                       const nc_epilogue_f64 *epilogue)
+
     nc_status nc_bias_add_f32(size_t m, size_t n, const float *bias, float *y, ptrdiff_t y_rs)
     nc_status nc_bias_add_f64(size_t m, size_t n, const double *bias, double *y, ptrdiff_t y_rs)
     nc_status nc_bias_add_f32_ref(size_t m, size_t n, const float *bias, float *y, ptrdiff_t y_rs)
@@ -124,6 +172,25 @@ cdef extern from "nncore.h" nogil:
                                    const double *p, ptrdiff_t p_rs, const double *t,
                                    ptrdiff_t t_rs, const double *sample_weight, double *grad,
                                    ptrdiff_t g_rs)
+    nc_status nc_loss_value_grad_f32(nc_loss loss, int from_logits, size_t m, size_t n,
+                                     const float *p, ptrdiff_t p_rs, const float *t,
+                                     ptrdiff_t t_rs, const float *sample_weight, double *value,
+                                     float *grad, ptrdiff_t g_rs, float *prob, ptrdiff_t prob_rs)
+    nc_status nc_loss_value_grad_f64(nc_loss loss, int from_logits, size_t m, size_t n,
+                                     const double *p, ptrdiff_t p_rs, const double *t,
+                                     ptrdiff_t t_rs, const double *sample_weight, double *value,
+                                     double *grad, ptrdiff_t g_rs, double *prob,
+                                     ptrdiff_t prob_rs)
+    nc_status nc_loss_value_grad_f32_ref(nc_loss loss, int from_logits, size_t m, size_t n,
+                                         const float *p, ptrdiff_t p_rs, const float *t,
+                                         ptrdiff_t t_rs, const float *sample_weight,
+                                         double *value, float *grad, ptrdiff_t g_rs,
+                                         float *prob, ptrdiff_t prob_rs)
+    nc_status nc_loss_value_grad_f64_ref(nc_loss loss, int from_logits, size_t m, size_t n,
+                                         const double *p, ptrdiff_t p_rs, const double *t,
+                                         ptrdiff_t t_rs, const double *sample_weight,
+                                         double *value, double *grad, ptrdiff_t g_rs,
+                                         double *prob, ptrdiff_t prob_rs)
 
     ctypedef enum nc_optimizer_kind:
         NC_OPT_SGD

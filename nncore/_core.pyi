@@ -17,6 +17,21 @@ def get_num_threads() -> int: ...
 def gemm(
     a: np.ndarray, b: np.ndarray, c: np.ndarray, alpha: float, beta: float, reference: bool = ...
 ) -> None: ...
+def gemm_epilogue(
+    a: np.ndarray,
+    b: np.ndarray,
+    c: np.ndarray,
+    alpha: float,
+    beta: float,
+    kind: str,
+    activation: str,
+    act_alpha: float = ...,
+    bias: np.ndarray | None = ...,
+    out: np.ndarray | None = ...,
+    z: np.ndarray | None = ...,
+    y: np.ndarray | None = ...,
+    reference: bool = ...,
+) -> None: ...
 def activation_forward(
     x: np.ndarray, y: np.ndarray, name: str, alpha: float, reference: bool = ...
 ) -> None: ...
@@ -46,6 +61,16 @@ def loss_gradient(
     grad: np.ndarray,
     reference: bool = ...,
 ) -> None: ...
+def loss_value_gradient(
+    p: np.ndarray,
+    t: np.ndarray,
+    name: str,
+    from_logits: bool,
+    sample_weight: np.ndarray | None,
+    grad: np.ndarray,
+    prob: np.ndarray | None = ...,
+    reference: bool = ...,
+) -> float: ...
 def bias_add(bias: np.ndarray, y: np.ndarray, reference: bool = ...) -> None: ...
 def bias_grad(dy: np.ndarray, dbias: np.ndarray, beta: float, reference: bool = ...) -> None: ...
 def optimizer_step(

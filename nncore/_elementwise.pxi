@@ -135,6 +135,45 @@ def loss_gradient(cnp.ndarray p, cnp.ndarray t, str name, bint from_logits, samp
     raise_for_status(status, "loss_grad")
 
 
+def loss_value_gradient(cnp.ndarray p, cnp.ndarray t, str name, bint from_logits, sample_weight,
+                        cnp.ndarray grad, prob=None, bint reference=False):
+    """The loss value, grad <- d loss / d p and (from logits) prob <- the
+    output activation of p, in one call. grad and prob must not overlap p."""
+    cdef nc_loss loss = LOSS_CODES[name]
+    cdef size_t m = p.shape[0], n = p.shape[1]
+    cdef ptrdiff_t p_rs = row_stride(p), t_rs = row_stride(t), g_rs = row_stride(grad)
+    cdef ptrdiff_t q_rs = row_stride(<cnp.ndarray>prob) if prob is not None else 0
+    cdef void *pp = data_of(p)
+    cdef void *pt = data_of(t)
+    cdef void *pg = data_of(grad)
+    cdef void *pq = data_of(<cnp.ndarray>prob) if prob is not None else NULL
+    cdef void *pw = data_of(<cnp.ndarray>sample_weight) if sample_weight is not None else NULL
+    cdef int logits = from_logits
+    cdef double value = 0
+    cdef nc_status status
+    if is_f32(p):
+        with nogil:
+            if reference:
+                status = nc_loss_value_grad_f32_ref(loss, logits, m, n, <float *>pp, p_rs,
+                                                    <float *>pt, t_rs, <float *>pw, &value,
+                                                    <float *>pg, g_rs, <float *>pq, q_rs)
+            else:
+                status = nc_loss_value_grad_f32(loss, logits, m, n, <float *>pp, p_rs,
+                                                <float *>pt, t_rs, <float *>pw, &value,
+                                                <float *>pg, g_rs, <float *>pq, q_rs)
+    else:
+        with nogil:
+            if reference:
+                status = nc_loss_value_grad_f64_ref(loss, logits, m, n, <double *>pp, p_rs,
+                                                    <double *>pt, t_rs, <double *>pw, &value,
+                                                    <double *>pg, g_rs, <double *>pq, q_rs)
+            else:
+                status = nc_loss_value_grad_f64(loss, logits, m, n, <double *>pp, p_rs,
+                                                <double *>pt, t_rs, <double *>pw, &value,
+                                                <double *>pg, g_rs, <double *>pq, q_rs)
+    raise_for_status(status, "loss_value_grad")
+    return value
+
 def bias_add(cnp.ndarray bias, cnp.ndarray y, bint reference=False):
     """y[i, :] += bias."""
     cdef size_t m = y.shape[0], n = y.shape[1]

@@ -249,3 +249,125 @@ def test_results_bit_identical_for_one_and_two_threads(rng, dtype, kernel_paths,
                     np.testing.assert_array_equal(results[0], results[2])
     finally:
         kernels.set_num_threads(before)
+
+
+# ------------------------------------------------- GEMM with an epilogue
+
+EPILOGUE_SHAPES = [
+    (1, 1, 1),
+    (7, 5, 3),  # small kernel
+    (33, 17, 130),  # small kernel, several 48-row blocks? no: one, odd widths
+    (130, 20, 40),  # small kernel, rows past one epilogue block
+    (5, 2000, 300),  # packed, column split, edge tiles
+    (97, 523, 257),  # packed, several k blocks (the epilogue only after the last)
+    (300, 200, 600),
+]
+
+
+def unfused(a, b, c, act, alpha_act, bias, kind, z=None, y=None):
+    """The separate passes the epilogue replaces (fast kernels)."""
+    _core.gemm(a, b, c, 1.0, 0.0)
+    if kind == "activation_grad":
+        _core.activation_backward(z, y, c, c, act, alpha_act)
+        return c, None
+    if bias is not None:
+        _core.bias_add(bias, c)
+    out = np.empty_like(c)
+    _core.activation_forward(c, out, act, alpha_act)
+    return c, out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_epilogue_equals_the_separate_passes_bit_for_bit(rng, dtype, kernel_paths, restore_kernel):
+    before = kernels.get_num_threads()
+    try:
+        for path in kernel_paths:
+            _core.set_kernel(path)
+            for m, n, k in EPILOGUE_SHAPES:
+                a = rng.standard_normal((k, m)).astype(dtype).T  # a transposed view
+                b = rng.standard_normal((k, n)).astype(dtype)
+                bias = rng.standard_normal(n).astype(dtype)
+                z = rng.standard_normal((m, n)).astype(dtype)
+                for act in kernels.ACTIVATIONS:
+                    alpha_act = 0.2 if act in ("leaky_relu", "elu") else 0.0
+                    y = np.empty_like(z)
+                    _core.activation_forward(z, y, act, alpha_act)
+                    where = f"path={path} shape={(m, n, k)} act={act}"
+                    for threads in (1, 2):
+                        kernels.set_num_threads(threads)
+                        # forward: bias and activation, z kept in c, act(z) in out
+                        want_z, want_out = unfused(
+                            a, b, np.empty((m, n), dtype), act, alpha_act, bias, "bias_activation"
+                        )
+                        c = np.full((m, n), np.nan, dtype)
+                        out = np.full((m, n), np.nan, dtype)
+                        _core.gemm_epilogue(
+                            a, b, c, 1.0, 0.0, "bias_activation", act, alpha_act, bias, out
+                        )
+                        np.testing.assert_array_equal(c, want_z, err_msg=where)
+                        np.testing.assert_array_equal(out, want_out, err_msg=where)
+                        # in place (out None), no bias
+                        want_z, want_out = unfused(
+                            a, b, np.empty((m, n), dtype), act, alpha_act, None, "bias_activation"
+                        )
+                        c = np.full((m, n), np.nan, dtype)
+                        _core.gemm_epilogue(a, b, c, 1.0, 0.0, "bias_activation", act, alpha_act)
+                        np.testing.assert_array_equal(c, want_out, err_msg=where)
+                        # backward: the derivative of the layer below applied to c
+                        want, _ = unfused(
+                            a,
+                            b,
+                            np.empty((m, n), dtype),
+                            act,
+                            alpha_act,
+                            None,
+                            "activation_grad",
+                            z,
+                            y,
+                        )
+                        c = np.full((m, n), np.nan, dtype)
+                        _core.gemm_epilogue(
+                            a, b, c, 1.0, 0.0, "activation_grad", act, alpha_act, z=z, y=y
+                        )
+                        np.testing.assert_array_equal(c, want, err_msg=where)
+    finally:
+        kernels.set_num_threads(before)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_epilogue_against_its_reference_twin_and_float64(rng, dtype):
+    m, n, k = 37, 29, 300
+    a = rng.standard_normal((m, k)).astype(dtype)
+    b = rng.standard_normal((k, n)).astype(dtype)
+    bias = rng.standard_normal(n).astype(dtype)
+    c0 = rng.standard_normal((m, n)).astype(dtype)
+    want_z, magnitude = float64_product(a, b, False, False, 0.5, 2.0, c0)
+    want_z = want_z + bias
+    results = []
+    for reference in (False, True):
+        c, out = c0.copy(), np.empty((m, n), dtype)
+        _core.gemm_epilogue(
+            a, b, c, 0.5, 2.0, "bias_activation", "tanh", 0.0, bias, out, reference=reference
+        )
+        results.append((c, out))
+        assert_close_to_float64(c, want_z, magnitude + 2 * np.abs(c0) + np.abs(bias), dtype, k)
+        np.testing.assert_allclose(out, np.tanh(want_z), atol=200 * np.finfo(dtype).eps * k)
+    np.testing.assert_allclose(results[0][1], results[1][1], atol=50 * np.finfo(dtype).eps * k)
+
+
+def test_epilogue_k_zero_and_bad_arguments():
+    a, b = np.ones((3, 0)), np.ones((0, 4))
+    c = np.full((3, 4), np.nan)
+    bias = np.arange(4.0)
+    _core.gemm_epilogue(a, b, c, 1.0, 0.0, "bias_activation", "relu", 0.0, bias - 1.5)
+    np.testing.assert_array_equal(c, np.tile(np.maximum(bias - 1.5, 0), (3, 1)))
+    # C must have unit column stride; the derivative needs z and y
+    f = np.zeros((3, 4), order="F")
+    with pytest.raises(ValueError, match="gemm_epilogue"):
+        _core.gemm_epilogue(
+            np.ones((3, 2)), np.ones((2, 4)), f, 1.0, 0.0, "bias_activation", "relu"
+        )
+    with pytest.raises(ValueError, match="gemm_epilogue"):
+        _core.gemm_epilogue(
+            np.ones((3, 2)), np.ones((2, 4)), np.zeros((3, 4)), 1.0, 0.0, "activation_grad", "relu"
+        )

@@ -215,3 +215,102 @@ def test_out_may_be_y_pred():
 def test_bad_input(args, kwargs, error, words):
     with pytest.raises(error, match=words):
         loss(*args, **kwargs)
+
+
+LOGIT_LOSSES = [
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+]
+
+
+def logits_data(name, rng, m, n, dtype):
+    z = (rng.standard_normal((m, n)) * 3).astype(dtype)
+    if name == "binary_crossentropy":
+        t = rng.integers(0, 2, (m, n)).astype(dtype)
+    elif name == "categorical_crossentropy":
+        t = rng.dirichlet(np.ones(n), m).astype(dtype) * 1.5  # soft, rows summing to 1.5
+    else:
+        t = rng.integers(0, n, (m, 1)).astype(dtype)
+    return z, t
+
+
+@pytest.mark.parametrize("name", LOGIT_LOSSES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 1), (7, 5), (33, 10), (3, 600)])  # 600: past the row buffer
+def test_value_and_gradient_in_one_pass_from_logits(rng, name, dtype, shape):
+    m, n = shape
+    if name == "sparse_categorical_crossentropy" and n == 1:
+        n = 2
+    z, t = logits_data(name, rng, m, n, dtype)
+    w = rng.uniform(0, 2, m).astype(dtype)
+    tol = 2e-6 if dtype == np.float32 else 1e-13
+    for weights in (None, w):
+        results = {}
+        for reference in (False, True):
+            grad = np.full((m, n), np.nan, dtype)
+            prob = np.full((m, n), np.nan, dtype)
+            value = _core.loss_value_gradient(z, t, name, True, weights, grad, prob, reference)
+            results[reference] = value, grad, prob
+        (value, grad, prob), (v_ref, g_ref, p_ref) = results[False], results[True]
+        # the separate kernels, and the activation the forward pass applies
+        np.testing.assert_allclose(value, _core.loss_value(z, t, name, True, weights), rtol=tol)
+        np.testing.assert_allclose(value, v_ref, rtol=tol)
+        np.testing.assert_allclose(grad, g_ref, rtol=tol * 10, atol=tol * np.abs(g_ref).max())
+        np.testing.assert_allclose(prob, p_ref, rtol=tol * 10, atol=tol)
+        # and an independent float64 form: the probabilities, the loss of them
+        z64 = z.astype(np.float64)
+        if name == "binary_crossentropy":
+            want_p = 1 / (1 + np.exp(-z64))
+        else:
+            want_p = softmax(z64)
+        np.testing.assert_allclose(prob, want_p, rtol=tol * 10, atol=tol)
+        if name == "binary_crossentropy":
+            per = np.mean(np.maximum(z64, 0) - z64 * t + np.log1p(np.exp(-np.abs(z64))), axis=1)
+        else:
+            top = z64.max(axis=1, keepdims=True)
+            lse = top + np.log(np.exp(z64 - top).sum(axis=1, keepdims=True))
+            onehot = np.eye(n)[t.astype(int).ravel()] if name.startswith("sparse") else t
+            per = np.sum(onehot * (lse - z64), axis=1)
+        want_value = np.sum((np.ones(m) if weights is None else weights) * per) / m
+        np.testing.assert_allclose(value, want_value, rtol=tol * 10)
+
+
+@pytest.mark.parametrize("name", LOSSES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_value_and_gradient_in_one_call_for_every_loss(rng, name, dtype):
+    p, t = data_for(name, rng, (13, 4), dtype)
+    t2 = np.ascontiguousarray(np.asarray(t, dtype).reshape(13, -1))
+    w = rng.uniform(0, 2, 13).astype(dtype)
+    grad, g_sep = np.empty_like(p), np.empty_like(p)
+    value = _core.loss_value_gradient(p, t2, name, False, w, grad)
+    _core.loss_gradient(p, t2, name, False, w, g_sep)
+    assert value == _core.loss_value(p, t2, name, False, w)
+    np.testing.assert_array_equal(grad, g_sep)
+    with pytest.raises(ValueError, match="loss_value_grad"):  # probabilities need logits
+        _core.loss_value_gradient(p, t2, name, False, w, grad, np.empty_like(p))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_value_and_gradient_rejects_bad_labels_before_writing(dtype):
+    z = np.zeros((3, 4), dtype)
+    grad = np.full((3, 4), 7, dtype)
+    for bad in (4.0, -1.0, 0.5, np.nan):
+        labels = np.array([[0], [bad], [1]], dtype)
+        with pytest.raises(ValueError, match="loss_value_grad"):
+            _core.loss_value_gradient(
+                z, labels, "sparse_categorical_crossentropy", True, None, grad, np.empty_like(z)
+            )
+        assert (grad == 7).all()
+
+
+def test_value_and_gradient_no_overflow_at_extreme_logits():
+    z = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 3.0]])
+    for name, t in (
+        ("binary_crossentropy", np.array([[0.0, 1, 1], [1, 0, 0]])),
+        ("categorical_crossentropy", np.array([[0.0, 1, 0], [1, 0, 0]])),
+    ):
+        grad, prob = np.empty_like(z), np.empty_like(z)
+        value = _core.loss_value_gradient(z, t, name, True, None, grad, prob)
+        assert np.isfinite(value) and np.isfinite(grad).all() and np.isfinite(prob).all()
+        assert value > 1e3  # confidently wrong
