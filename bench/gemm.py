@@ -70,11 +70,18 @@ def compile_and_run(name, sources, flags):
 
 
 def fma_peak():
-    """{'float32': GFLOP/s, 'float64': GFLOP/s} of one core, measured."""
+    """{'float32': GFLOP/s, 'float64': GFLOP/s} of one core, measured with the
+    vector width of the path nncore runs (bench/fma_peak.c prints one line per
+    instruction set and dtype: 'avx2 float32 129.9')."""
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return {}
     out = compile_and_run("fma_peak", ["bench/fma_peak.c"], ["-mavx2", "-mfma"])
-    return {line.split()[0]: float(line.split()[1]) for line in out.splitlines() if line}
+    measured = {}
+    for line in out.splitlines():
+        isa, dtype, gflops = line.split()
+        measured[isa, dtype] = float(gflops)
+    isa = kernels.cpu_features()["kernel"]
+    return {dt: measured[isa, dt] for dt in ("float32", "float64") if (isa, dt) in measured}
 
 
 def best_times(functions, repeats, min_seconds=0.02):
@@ -168,7 +175,8 @@ def main():
     print("- command: `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/gemm.py`")
     if peak:
         print(
-            f"- measured FMA peak of one core (bench/fma_peak.c): float32 "
+            f"- measured FMA peak of one core at the width of the nncore path "
+            f"(bench/fma_peak.c): float32 "
             f"{peak['float32']:.1f} GFLOP/s, float64 {peak['float64']:.1f} GFLOP/s"
         )
     print(
@@ -194,7 +202,8 @@ def main():
 
     if platform.machine().lower() in ("x86_64", "amd64"):
         sources = ["bench/gemm_tiny.c"] + [
-            f"csrc/{name}.c" for name in ("gemm", "gemm_avx2", "cpu", "ref", "status")
+            f"csrc/{name}.c"
+            for name in ("gemm", "gemm_avx2", "activations", "cpu", "ref", "status")
         ]
         flags = ["-mavx2", "-mfma", "-Icsrc", "-DNNCORE_HAVE_AVX2"]
         try:

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "gemm_kernels.h"
+#include "gemm_x86_transpose.h"
 
 /* Lane masks for partial vectors: mask for n lanes starts at index W - n. */
 static const int32_t mask32[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
@@ -53,29 +54,6 @@ static inline void store_part_pd(double *p, __m256d v, size_t n)
 #define MASK_PS(n) _mm256_loadu_si256((const __m256i *)(mask32 + 8 - (n)))
 #define MASK_PD(n) _mm256_loadu_si256((const __m256i *)(mask64 + 4 - (n)))
 
-/* Transposes 8 rows of 8 floats in registers: afterwards r[j] holds what
- * was column j. Three rounds: pairs of rows interleaved, then pairs of
- * pairs, then the 128-bit halves exchanged. */
-static inline void transpose_8x8_ps(__m256 r[8])
-{
-    __m256 t[8], s[8];
-    for (int i = 0; i < 4; i++) {
-        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int i = 0; i < 2; i++) {
-        /* t[4i..4i+3] come from rows 4i..4i+3 */
-        s[4 * i + 0] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-        s[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-        s[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-        s[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-    }
-    for (int j = 0; j < 4; j++) {
-        r[j] = _mm256_permute2f128_ps(s[j], s[4 + j], 0x20);
-        r[4 + j] = _mm256_permute2f128_ps(s[j], s[4 + j], 0x31);
-    }
-}
-
 /* One 16-column sgemm B micro-panel from a B whose rows are contiguous
  * (element (p, j) at b[p + j*b_cs]): 8x8 blocks through registers. */
 static void pack_b_columns_f32(size_t depth, const float *b, ptrdiff_t b_cs, float *dst)
@@ -116,18 +94,6 @@ static void pack_a_rows_f32(size_t depth, const float *a, ptrdiff_t a_rs, float 
     for (; p < depth; p++)
         for (int i = 0; i < 6; i++)
             dst[p * 6 + (size_t)i] = a[(ptrdiff_t)i * a_rs + (ptrdiff_t)p];
-}
-
-/* Transposes 4 rows of 4 doubles in registers: afterwards r[j] holds what
- * was column j. */
-static inline void transpose_4x4_pd(__m256d r[4])
-{
-    __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
-    __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
-    r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
-    r[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
-    r[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
-    r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
 }
 
 /* The dgemm twins of the two packers above, with 4x4 blocks. */
