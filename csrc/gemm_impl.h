@@ -220,6 +220,7 @@ typedef struct FN(small_problem) {
 /* Rows of C the small kernel finishes before the epilogue runs on them, so
  * that they are still in L1 (a multiple of its 6-row tile). */
 #define NC_SMALL_EPILOGUE_ROWS 48
+#define NC_SMALL_EPILOGUE_ELEMENTS 2048
 
 /* Thread `thread` of `threads` runs the small kernel on its share of the
  * rows (whole groups of 6). Each element of C goes through the same
@@ -238,8 +239,13 @@ static void FN(small_rows)(const PATH *path, const FN(small_problem) * s, int th
                     s->b, s->b_rs, s->beta, s->c + (ptrdiff_t)lo * s->c_rs, s->c_rs, s->c_cs);
         return;
     }
-    for (size_t r = lo; r < hi; r += NC_SMALL_EPILOGUE_ROWS) {
-        const size_t rows = hi - r < NC_SMALL_EPILOGUE_ROWS ? hi - r : NC_SMALL_EPILOGUE_ROWS;
+    /* narrow C: more rows per block, so the epilogue's per-call cost is spread
+     * over about NC_SMALL_EPILOGUE_ELEMENTS elements (still in L1) */
+    size_t step = NC_SMALL_EPILOGUE_ELEMENTS / (s->n ? s->n : 1) / 6 * 6;
+    if (step < NC_SMALL_EPILOGUE_ROWS)
+        step = NC_SMALL_EPILOGUE_ROWS;
+    for (size_t r = lo; r < hi; r += step) {
+        const size_t rows = hi - r < step ? hi - r : step;
         path->small(rows, s->n, s->k, s->alpha, s->a + (ptrdiff_t)r * s->a_rs, s->a_rs, s->a_cs,
                     s->b, s->b_rs, s->beta, s->c + (ptrdiff_t)r * s->c_rs, s->c_rs, s->c_cs);
         if (s->swapped) /* these rows are columns r.. of the caller's C (rows: s->n) */
@@ -306,6 +312,19 @@ static nc_status FN(gemm)(const PATH *path, size_t m, size_t n, size_t k, T alph
     int threads = nc_get_num_threads();
     if (work < (double)path->blocks.parallel_work)
         threads = 1;
+    /* Neither operand suits the small kernel (dZ W^T of a backward pass: W^T
+     * has unit row stride): a small B is copied into row-major order on the
+     * stack, far cheaper than packing both operands for a tiny product. */
+    T b_copy[NC_GEMM_SMALL_B_COPY_ELEMENTS];
+    if (work <= (double)path->blocks.small_work && b_cs != 1 && a_rs != 1 &&
+        k * n <= NC_GEMM_SMALL_B_COPY_ELEMENTS) {
+        for (size_t p = 0; p < k; p++)
+            for (size_t j = 0; j < n; j++)
+                b_copy[p * n + j] = b[(ptrdiff_t)p * b_rs + (ptrdiff_t)j * b_cs];
+        b = b_copy;
+        b_rs = (ptrdiff_t)n;
+        b_cs = 1;
+    }
     if (work <= (double)path->blocks.small_work && (b_cs == 1 || a_rs == 1)) {
         /* The small kernel wants a unit-stride right operand; when only A
          * has unit row stride, compute C^T = op(B)^T op(A)^T instead. */

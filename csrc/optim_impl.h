@@ -77,8 +77,13 @@ nc_status FAST(nc_optimizer_step)(nc_optimizer *opt, size_t n, T *restrict w, co
         return NC_ERR_INVALID_ARGUMENT;
     uint64_t t = opt->iterations + 1;
     int threads = n >= NC_OPTIMIZER_PARALLEL_MIN ? nc_get_num_threads() : 1;
+    if (threads <= 1) { /* no parallel region: it costs more than a small update */
+        FAST(optimizer_update_range)(opt, t, n, 0, n, w, g, state);
+        opt->iterations = t;
+        return NC_OK;
+    }
 #if defined(NNCORE_OPENMP)
-#pragma omp parallel num_threads(threads) if (threads > 1)
+#pragma omp parallel num_threads(threads)
 #endif
     {
         size_t part = 0, parts = 1;

@@ -129,6 +129,8 @@ PATH_SHAPES = [
     (32, 6, 4),  # tiny MLP layer
     (6, 16, 256),  # exactly one tile and one KC block
     (7, 300, 257),  # small kernel, odd everything
+    (3, 64, 64),  # both operands strided when trans: B copied for the small kernel
+    (3, 65, 64),  # one element past that copy's limit: packed
     (73, 70, 257),  # float64 packed: MC+1 rows, KC+1 depth
     (7, 1700, 515),  # packed: MR+1 rows, two or three k blocks, NR edge
     (121, 200, 250),  # packed: MC+1 rows (float32)
