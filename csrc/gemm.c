@@ -32,8 +32,7 @@
  * thread-local buffers: no allocation on any call (so no failure mode and
  * no allocator cost on the tiny GEMMs of a training loop), and Python
  * threads that call GEMM at the same time with the GIL released each use
- * their own. The calling thread's B buffer is shared with its OpenMP team
- * for the duration of one call; each team member packs A into its own.
+ * their own, as does each member of an OpenMP team.
  * The memory is reserved (zero pages) per thread that ever runs a GEMM,
  * and only touched up to the sizes the block sizes ask for.
  *

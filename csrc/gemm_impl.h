@@ -71,11 +71,11 @@ static void FN(pack_b_one)(const PATH *path, const FN(gemm_problem) * g, size_t 
                  g->b_cs, dst);
 }
 
-/* The part of the product that thread `thread` of `threads` computes. Every
- * thread runs the same jc/pc loops over the shared packed B block
- * (b_buffer); see below for who packs which part of it, and when. */
-static void FN(gemm_worker)(const PATH *path, const FN(gemm_problem) * g, T *b_buffer, int thread,
-                            int threads)
+/* The part of the product that thread `thread` of `threads` computes. Each
+ * thread packs the B panels it uses into its own buffer, just before their
+ * first use (so the memory-bound copy overlaps the arithmetic), and its A
+ * blocks into another: threads never wait for one another. */
+static void FN(gemm_worker)(const PATH *path, const FN(gemm_problem) * g, int thread, int threads)
 {
     const nc_gemm_blocking *bs = &path->blocks;
     const size_t mr = bs->mr, nr = bs->nr;
@@ -91,14 +91,17 @@ static void FN(gemm_worker)(const PATH *path, const FN(gemm_problem) * g, T *b_b
     if (ncb * bs->kc * sizeof(T) > NC_GEMM_B_BUFFER_BYTES)
         ncb = NC_GEMM_B_BUFFER_BYTES / (bs->kc * sizeof(T)) / nr * nr;
     T *a_buffer = (T *)A_BUFFER();
+    T *b_buffer = (T *)B_BUFFER();
 
+    /* Split C by rows (each thread then packs all of B) when A is the larger
+     * operand, by column panels (each thread packs all of A) otherwise, so
+     * the operand packed twice is the smaller one. Shared panels with
+     * barriers in between measured slower on 2 cores: 128x256x128 float32
+     * took 50 us on 2 threads against 47 on one (bench/gemm.py, 2026-11-24). */
     const size_t m_panels = (g->m + mr - 1) / mr;
-    /* Split C by rows when there are enough row panels and C is at least
-     * as tall as wide; else by column panels: then each thread packs the
-     * whole A block but only its own B panels, with no barrier at all. */
-    const int split_rows =
-        m_panels >= (size_t)threads && (g->m >= g->n || (g->n + nr - 1) / nr < (size_t)threads);
-    const int own_b_panels = threads == 1 || !split_rows;
+    const size_t n_panels_all = (g->n + nr - 1) / nr;
+    const int split_rows = threads > 1 && m_panels >= (size_t)threads &&
+                           (g->m > g->n || n_panels_all < (size_t)threads);
     size_t m_lo = 0, m_hi = g->m;
     if (split_rows) {
         m_lo = m_panels * (size_t)thread / (size_t)threads * mr;
@@ -115,44 +118,26 @@ static void FN(gemm_worker)(const PATH *path, const FN(gemm_problem) * g, T *b_b
 
     for (size_t jc = 0; jc < g->n; jc += ncb) {
         const size_t nb = g->n - jc < ncb ? g->n - jc : ncb;
-        const ptrdiff_t n_panels = (ptrdiff_t)((nb + nr - 1) / nr);
-        size_t jp_lo = 0, jp_hi = (size_t)n_panels;
+        const size_t n_panels = (nb + nr - 1) / nr;
+        size_t jp_lo = 0, jp_hi = n_panels;
         if (!split_rows) {
-            jp_lo = (size_t)n_panels * (size_t)thread / (size_t)threads;
-            jp_hi = (size_t)n_panels * (size_t)(thread + 1) / (size_t)threads;
+            jp_lo = n_panels * (size_t)thread / (size_t)threads;
+            jp_hi = n_panels * (size_t)(thread + 1) / (size_t)threads;
         }
         for (size_t pc = 0; pc < g->k; pc += kc) {
             const size_t kb = g->k - pc < kc ? g->k - pc : kc;
             /* Later k blocks add to what the first one wrote. */
             const T beta = pc == 0 ? g->beta : (T)1;
-
-            /* Threads that split the rows share the B block and pack it
-             * together (orphaned "omp for" with its implicit barrier), so it
-             * is complete before anyone reads it. A thread alone on its B
-             * panels packs each just before its first use instead (below),
-             * so the memory-bound copy overlaps the arithmetic. The work-sharing
-             * construct is only met inside our own parallel region: a caller
-             * running in someone else's team must not meet one. */
-            if (!own_b_panels) {
-                NC_PRAGMA_OMP("omp for schedule(static)")
-                for (ptrdiff_t jp = 0; jp < n_panels; jp++)
-                    FN(pack_b_one)(path, g, nr, nb, kb, jc, pc, (size_t)jp,
-                                   b_buffer + (size_t)jp * nr * kc);
-            }
-
             for (size_t ic = m_lo; ic < m_hi; ic += mc) {
                 const size_t mb = m_hi - ic < mc ? m_hi - ic : mc;
                 path->pack_a(mb, kb, g->a + (ptrdiff_t)ic * g->a_rs + (ptrdiff_t)pc * g->a_cs,
                              g->a_rs, g->a_cs, a_buffer);
                 for (size_t jp = jp_lo; jp < jp_hi; jp++) {
-                    if (own_b_panels && ic == m_lo)
-                        FN(pack_b_one)(path, g, nr, nb, kb, jc, pc, jp, b_buffer + jp * nr * kc);
+                    T *b_panel = b_buffer + (jp - jp_lo) * nr * kc;
+                    if (ic == m_lo)
+                        FN(pack_b_one)(path, g, nr, nb, kb, jc, pc, jp, b_panel);
                     const size_t j0 = jp * nr;
                     const size_t w = nb - j0 < nr ? nb - j0 : nr;
-                    /* Panels sit KC apart whatever this block's depth, so
-                     * a thread packing its own panels for the next k block
-                     * never lands on a panel another thread still reads. */
-                    const T *b_panel = b_buffer + j0 * kc;
                     for (size_t i0 = 0; i0 < mb; i0 += mr) {
                         const size_t h = mb - i0 < mr ? mb - i0 : mr;
                         const T *a_panel = a_buffer + i0 * kb;
@@ -179,15 +164,6 @@ static void FN(gemm_worker)(const PATH *path, const FN(gemm_problem) * g, T *b_b
                     }
                 }
             }
-            if (!own_b_panels) { /* everyone is done with B before it is repacked */
-                NC_PRAGMA_OMP("omp barrier")
-            }
-        }
-        /* Threads on their own B panels: the next NC block renumbers the
-         * panels, so a thread must not start it while another still reads
-         * this one. */
-        if (own_b_panels && threads > 1) {
-            NC_PRAGMA_OMP("omp barrier")
         }
     }
 }
@@ -363,19 +339,18 @@ static nc_status FN(gemm)(const PATH *path, size_t m, size_t n, size_t k, T alph
         }
     }
     FN(gemm_problem) g = {m, n, k, alpha, beta, a, b, c, a_rs, a_cs, b_rs, b_cs, c_rs, c_cs, ep};
-    T *b_buffer = (T *)B_BUFFER();
-    /* The packed driver synchronizes its threads per k block: worth it on
-     * more work than the small kernel needs (bench/gemm.py, dZ W^T with
-     * 10 outputs: 2 threads slower below this). */
+    /* Each thread of the packed driver packs a whole operand of its own:
+     * worth it on more work than the small kernel needs (bench/gemm.py,
+     * dZ W^T with 10 outputs: 2 threads slower below this). */
     if (work < 8.0 * (double)path->blocks.parallel_work)
         threads = 1;
     if (threads > 1) {
 #if defined(NNCORE_OPENMP)
 #pragma omp parallel num_threads(threads)
-        FN(gemm_worker)(path, &g, b_buffer, omp_get_thread_num(), omp_get_num_threads());
+        FN(gemm_worker)(path, &g, omp_get_thread_num(), omp_get_num_threads());
         return NC_OK;
 #endif
     }
-    FN(gemm_worker)(path, &g, b_buffer, 0, 1);
+    FN(gemm_worker)(path, &g, 0, 1);
     return NC_OK;
 }

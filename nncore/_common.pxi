@@ -54,3 +54,29 @@ def set_num_threads(int n):
 
 def get_num_threads():
     return nc_get_num_threads()
+
+
+def all_finite(a):
+    """Whether a float32/float64 ndarray of 1 or 2 dimensions with contiguous
+    rows holds no NaN or infinity, in one pass without a temporary; None for
+    any other array (the caller then checks it with numpy)."""
+    if type(a) is not np.ndarray or a.ndim not in (1, 2) or a.dtype.char not in "fd":
+        return None
+    cdef cnp.ndarray arr = a
+    cdef size_t item = cnp.PyArray_ITEMSIZE(arr)
+    cdef size_t m = 1 if arr.ndim == 1 else <size_t>arr.shape[0]
+    cdef size_t n = <size_t>arr.shape[arr.ndim - 1]
+    if n > 1 and <size_t>cnp.PyArray_STRIDES(arr)[arr.ndim - 1] != item:
+        return None
+    if arr.ndim == 2 and cnp.PyArray_STRIDES(arr)[0] % <ptrdiff_t>item:
+        return None
+    cdef ptrdiff_t rs = stride_of(arr, 0) if arr.ndim == 2 else <ptrdiff_t>n
+    cdef void *p = data_of(arr)
+    cdef bint single = is_f32(arr)
+    cdef int finite
+    with nogil:
+        if single:
+            finite = nc_all_finite_f32(m, n, <float *>p, rs)
+        else:
+            finite = nc_all_finite_f64(m, n, <double *>p, rs)
+    return bool(finite)

@@ -92,7 +92,12 @@ def _verbosity(verbose) -> int:
 
 
 def _check_finite(arr: np.ndarray, name: str):
-    if arr.size and not np.isfinite(arr).all():
+    if not arr.size:
+        return
+    finite = _core.all_finite(arr)  # one pass in C; None: not an array it reads
+    if finite is None:
+        finite = bool(np.isfinite(arr).all())
+    if not finite:
         bad = np.argwhere(~np.isfinite(arr))[0]
         where = ", ".join(str(int(i)) for i in bad)
         raise ValueError(f"{name} contains NaN or infinity (first at index ({where}))")

@@ -547,3 +547,41 @@ def test_predict_fast_path_matches_the_full_path():
         model.predict(bad)
     with pytest.raises(ValueError, match="X"):
         model.predict(np.ones((2, 3), np.float32))
+
+
+def test_all_finite_check_on_every_layout():
+    """The one-pass C check fit uses, against numpy, on the layouts it reads and
+    the ones it hands back (None) for numpy to check."""
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        base = rng.standard_normal((7, 9)).astype(dtype)
+        views = [base, base[::2], base[:, 1:], base[3], base.T, base[:, ::2], base[:0], base[0, :1]]
+        for view in views:
+            for bad in (None, np.nan, np.inf, -np.inf):
+                arr = view
+                if bad is not None and view.size:
+                    arr = view.copy(order="K")  # same layout, its own memory
+                    arr.flat[arr.size // 2] = bad
+                got = nncore._core.all_finite(arr)
+                want = bool(np.isfinite(arr).all())
+                assert got is None or got == want, (dtype, arr.strides, bad)
+        assert nncore._core.all_finite(base.T) is None  # columns: numpy checks it
+        assert nncore._core.all_finite(base[::2]) is True  # rows with a stride: C
+        big = np.full((3, 5), np.finfo(dtype).max, dtype)  # x - x is 0 for huge finite x
+        assert nncore._core.all_finite(big) is True
+    assert nncore._core.all_finite(np.ones((2, 2), np.int64)) is None
+    assert nncore._core.all_finite([1.0, np.nan]) is None
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_fit_refuses_non_finite_float32_x_in_any_layout(bad):
+    x = np.random.default_rng(1).standard_normal((20, 3)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.float32)
+    for layout in (x.copy(), np.asfortranarray(x), x[:, ::1]):
+        layout[17, 2] = bad
+        model = nncore.Sequential([Dense(1, activation="sigmoid")], dtype="float32", seed=0)
+        model.compile(loss="binary_crossentropy")
+        with pytest.raises(
+            ValueError, match=r"X contains NaN or infinity \(first at index \(17, 2\)\)"
+        ):
+            model.fit(layout, y, epochs=1, verbose=0)
