@@ -20,6 +20,11 @@
 
 #define NC_MAX_LAYERS 256
 #define NC_ALIGN 64
+/* Row gathers of at least this many bytes run on all threads (a batch of 128
+ * rows of 784 floats is 401 KB). */
+#define NC_GATHER_PARALLEL_BYTES (128u * 1024u)
+/* nc_all_finite on all threads from this many bytes on. */
+#define NC_FINITE_PARALLEL_BYTES (4.0 * 1024.0 * 1024.0)
 
 /* Seconds on a monotonic clock, for the progress hook's interval. */
 static double nc_seconds(void)

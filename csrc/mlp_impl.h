@@ -50,6 +50,18 @@ static void NET(carve)(const nc_network *net, size_t batch, void *workspace, NET
 static void NET(gather_rows)(T *dst, const T *src, ptrdiff_t src_rs, size_t width,
                              const size_t *order, size_t start, size_t count)
 {
+#if defined(NNCORE_OPENMP)
+    /* A large batch of rows scattered over a data set bigger than the caches
+     * is a memory-latency-bound copy: the threads split the rows. */
+    if (count * width * sizeof(T) >= NC_GATHER_PARALLEL_BYTES && nc_get_num_threads() > 1) {
+#pragma omp parallel for num_threads(nc_get_num_threads()) schedule(static)
+        for (ptrdiff_t i = 0; i < (ptrdiff_t)count; i++) {
+            size_t row = order ? order[start + (size_t)i] : start + (size_t)i;
+            memcpy(dst + (size_t)i * width, src + (ptrdiff_t)row * src_rs, width * sizeof(T));
+        }
+        return;
+    }
+#endif
     for (size_t i = 0; i < count; i++) {
         size_t row = order ? order[start + i] : start + i;
         memcpy(dst + i * width, src + (ptrdiff_t)row * src_rs, width * sizeof(T));
@@ -411,17 +423,31 @@ nc_status NET(nc_network_train_epoch)(const nc_network *net, nc_optimizer *opt, 
     return NC_OK;
 }
 
+static int NET(row_finite)(size_t n, const T *row)
+{
+    T sum = 0; /* x - x is 0 for finite x and NaN for NaN and inf */
+#pragma omp simd reduction(+ : sum)
+    for (size_t j = 0; j < n; j++)
+        sum += row[j] - row[j];
+    return sum == 0;
+}
+
 int NET(nc_all_finite)(size_t m, size_t n, const T *x, ptrdiff_t x_rs)
 {
-    for (size_t i = 0; i < m; i++) {
-        const T *row = x + (ptrdiff_t)i * x_rs;
-        T sum = 0; /* x - x is 0 for finite x and NaN for NaN and inf */
-#pragma omp simd reduction(+ : sum)
-        for (size_t j = 0; j < n; j++)
-            sum += row[j] - row[j];
-        if (sum != 0)
-            return 0;
+#if defined(NNCORE_OPENMP)
+    /* A data set larger than the caches: a memory-bound scan, split by rows. */
+    if ((double)m * (double)n * sizeof(T) >= NC_FINITE_PARALLEL_BYTES && m > 1 &&
+        nc_get_num_threads() > 1) {
+        int finite = 1;
+#pragma omp parallel for num_threads(nc_get_num_threads()) schedule(static) reduction(&& : finite)
+        for (ptrdiff_t i = 0; i < (ptrdiff_t)m; i++)
+            finite = finite && NET(row_finite)(n, x + i * x_rs);
+        return finite;
     }
+#endif
+    for (size_t i = 0; i < m; i++)
+        if (!NET(row_finite)(n, x + (ptrdiff_t)i * x_rs))
+            return 0;
     return 1;
 }
 

@@ -569,6 +569,18 @@ def test_all_finite_check_on_every_layout():
         assert nncore._core.all_finite(base[::2]) is True  # rows with a stride: C
         big = np.full((3, 5), np.finfo(dtype).max, dtype)  # x - x is 0 for huge finite x
         assert nncore._core.all_finite(big) is True
+    before = nncore.kernels.get_num_threads()
+    try:
+        for threads in (1, 2):  # past 4 MB the rows are split over the threads
+            nncore.kernels.set_num_threads(threads)
+            large = np.zeros((2049, 600), np.float32)
+            assert nncore._core.all_finite(large) is True
+            for row in (0, 1024, 2048):
+                large[row, 599] = np.inf
+                assert nncore._core.all_finite(large) is False, (threads, row)
+                large[row, 599] = 0
+    finally:
+        nncore.kernels.set_num_threads(before)
     assert nncore._core.all_finite(np.ones((2, 2), np.int64)) is None
     assert nncore._core.all_finite([1.0, np.nan]) is None
 
