@@ -25,6 +25,9 @@
  * so that a small product with strided operands can use the small kernel:
  * 16 KB of floats, 32 KB of doubles. */
 #define NC_GEMM_SMALL_B_COPY_ELEMENTS 4096
+/* Up to this many rows the small kernel streams B row by row
+ * (STREAM_ROWS in gemm_simd_impl.h): any size of B goes there. */
+#define NC_GEMM_STREAM_ROWS 4
 
 /* ------------------------------------------------------ packing buffers
  *

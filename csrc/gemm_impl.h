@@ -301,7 +301,12 @@ static nc_status FN(gemm)(const PATH *path, size_t m, size_t n, size_t k, T alph
         b_rs = (ptrdiff_t)n;
         b_cs = 1;
     }
-    if (work <= (double)path->blocks.small_work && (b_cs == 1 || a_rs == 1)) {
+    /* A product with a few rows (one-row predict: a vector times a weight
+     * matrix) reads each element of B once in the small kernel's streaming
+     * mode, where packing would copy all of B for one use. */
+    const int few_rows = (b_cs == 1 && m <= NC_GEMM_STREAM_ROWS) ||
+                         (b_cs != 1 && a_rs == 1 && n <= NC_GEMM_STREAM_ROWS);
+    if ((work <= (double)path->blocks.small_work || few_rows) && (b_cs == 1 || a_rs == 1)) {
         /* The small kernel wants a unit-stride right operand; when only A
          * has unit row stride, compute C^T = op(B)^T op(A)^T instead. */
         const int swap = b_cs != 1;

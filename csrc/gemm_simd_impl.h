@@ -28,6 +28,10 @@
 #define SMALL_TILE NC_CAT(SMALL, _tile)
 #define SMALL_ROWS_OF NC_CAT(SMALL, _rows)
 #define SMALL_ROWS 6 /* register tile of the small kernel: 6 rows x 2 vectors */
+#define SMALL_STREAM NC_CAT(SMALL, _stream)
+#define STREAM_ROWS 4 /* NC_GEMM_STREAM_ROWS in gemm.c */
+/* vectors of a B row per pass: 4 KB, a page, of every type */
+#define STREAM_VECS (4096 / (W * sizeof(T)))
 
 #if defined(__GNUC__) && !defined(__clang__)
 #define NC_UNROLL _Pragma("GCC unroll 16")
@@ -290,9 +294,72 @@ NC_INLINE void SMALL_ROWS_OF(int nvs, size_t last, size_t m, size_t k, T alpha, 
     }
 }
 
+/* At most STREAM_ROWS rows of C (one-row predict: a vector times a weight
+ * matrix): B is read row by row, STREAM_VECS vectors of a row at a time, as
+ * one sequential stream; the sums are kept on the stack. Each element of C
+ * goes through the same operations as in SMALL_TILE (zero, then one FMA per
+ * p in order, then SMALL_STORE), so the result has the same bits. */
+static void SMALL_STREAM(size_t m, size_t n, size_t k, T alpha, const T *a, ptrdiff_t a_rs,
+                         ptrdiff_t a_cs, const T *b, ptrdiff_t b_rs, T beta, T *c, ptrdiff_t c_rs,
+                         ptrdiff_t c_cs)
+{
+    V acc[STREAM_ROWS][STREAM_VECS];
+    for (size_t j0 = 0; j0 < n; j0 += STREAM_VECS * W) {
+        const size_t cols = n - j0 < STREAM_VECS * W ? n - j0 : STREAM_VECS * W;
+        const size_t full = cols / W, last = cols % W, vecs = full + (last != 0);
+        for (size_t r = 0; r < m; r++)
+            for (size_t v = 0; v < vecs; v++)
+                acc[r][v] = VZERO();
+        size_t p = 0;
+        if (m == 1) /* four rows of B per pass over the sums: a quarter of their traffic */
+            for (; p + 4 <= k; p += 4) {
+                const T *b0 = b + (ptrdiff_t)p * b_rs + j0;
+                const V a0 = VSET1(a[(ptrdiff_t)p * a_cs]),
+                        a1 = VSET1(a[(ptrdiff_t)(p + 1) * a_cs]);
+                const V a2 = VSET1(a[(ptrdiff_t)(p + 2) * a_cs]);
+                const V a3 = VSET1(a[(ptrdiff_t)(p + 3) * a_cs]);
+                for (size_t v = 0; v < vecs; v++) {
+                    const size_t lanes = v < full ? (size_t)W : last;
+                    const T *bv = b0 + v * W;
+#define NC_STREAM_LOAD(q)                                                                          \
+    (lanes == W ? VLOADU(bv + (q) * b_rs) : VLOAD_PART(bv + (q) * b_rs, lanes))
+                    V x = VFMA(a0, NC_STREAM_LOAD(0), acc[0][v]);
+                    x = VFMA(a1, NC_STREAM_LOAD(1), x);
+                    x = VFMA(a2, NC_STREAM_LOAD(2), x);
+                    acc[0][v] = VFMA(a3, NC_STREAM_LOAD(3), x);
+#undef NC_STREAM_LOAD
+                }
+            }
+        for (; p < k; p++) {
+            const T *bp = b + (ptrdiff_t)p * b_rs + j0;
+            V ar[STREAM_ROWS];
+            for (size_t r = 0; r < m; r++)
+                ar[r] = VSET1(a[(ptrdiff_t)r * a_rs + (ptrdiff_t)p * a_cs]);
+            for (size_t v = 0; v < full; v++) {
+                V bv = VLOADU(bp + v * W);
+                for (size_t r = 0; r < m; r++)
+                    acc[r][v] = VFMA(ar[r], bv, acc[r][v]);
+            }
+            if (last) {
+                V bv = VLOAD_PART(bp + full * W, last);
+                for (size_t r = 0; r < m; r++)
+                    acc[r][full] = VFMA(ar[r], bv, acc[r][full]);
+            }
+        }
+        for (size_t r = 0; r < m; r++)
+            for (size_t v = 0; v < vecs; v++)
+                SMALL_STORE(acc[r][v], v < full ? (size_t)W : last, alpha, beta,
+                            c + (ptrdiff_t)r * c_rs + (ptrdiff_t)(j0 + v * W) * c_cs, c_cs);
+    }
+}
+
 static void SMALL(size_t m, size_t n, size_t k, T alpha, const T *a, ptrdiff_t a_rs, ptrdiff_t a_cs,
                   const T *b, ptrdiff_t b_rs, T beta, T *c, ptrdiff_t c_rs, ptrdiff_t c_cs)
 {
+    if (m <= STREAM_ROWS && n > 2 * W) {
+        SMALL_STREAM(m, n, k, alpha, a, a_rs, a_cs, b, b_rs, beta, c, c_rs, c_cs);
+        return;
+    }
     for (size_t j = 0; j < n; j += 2 * W) {
         size_t cols = n - j < 2 * W ? n - j : 2 * W;
         const T *bj = b + j;
@@ -311,5 +378,8 @@ static void SMALL(size_t m, size_t n, size_t k, T alpha, const T *a, ptrdiff_t a
 #undef SMALL_TILE
 #undef SMALL_ROWS_OF
 #undef SMALL_ROWS
+#undef SMALL_STREAM
+#undef STREAM_ROWS
+#undef STREAM_VECS
 #undef NC_UNROLL
 #undef NC_INLINE

@@ -131,6 +131,9 @@ PATH_SHAPES = [
     (7, 300, 257),  # small kernel, odd everything
     (3, 64, 64),  # both operands strided when trans: B copied for the small kernel
     (3, 65, 64),  # one element past that copy's limit: packed
+    (1, 1100, 7),  # one row: B streamed by rows, two 4 KB passes, k not a multiple of 4
+    (3, 530, 9),  # three rows streamed together; float64: two passes
+    (600, 3, 9),  # three columns: streamed as C^T when both operands are transposed
     (73, 70, 257),  # float64 packed: MC+1 rows, KC+1 depth
     (7, 1700, 515),  # packed: MR+1 rows, two or three k blocks, NR edge
     (121, 200, 250),  # packed: MC+1 rows (float32)
@@ -373,3 +376,24 @@ def test_epilogue_k_zero_and_bad_arguments():
         _core.gemm_epilogue(
             np.ones((3, 2)), np.ones((2, 4)), np.zeros((3, 4)), 1.0, 0.0, "activation_grad", "relu"
         )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_few_rows_give_the_bits_of_the_same_rows_in_a_larger_product(
+    rng, dtype, kernel_paths, restore_kernel
+):
+    """Up to 4 rows go through the small kernel's streaming mode; each element
+    takes the same operations as in the register tiles, so a row alone has
+    the bits it has inside a product of more rows."""
+    for path in kernel_paths:
+        _core.set_kernel(path)
+        for n, k in [(40, 9), (100, 3), (70, 33)]:
+            a = rng.standard_normal((7, k)).astype(dtype)
+            b = rng.standard_normal((k, n)).astype(dtype)
+            c = rng.standard_normal((7, n)).astype(dtype)
+            whole = _gemm(a, b, c.copy(), 0.5, -1.0, False, False, None, reference=False)
+            for rows in (1, 2, 4):
+                part = _gemm(
+                    a[:rows], b, c[:rows].copy(), 0.5, -1.0, False, False, None, reference=False
+                )
+                np.testing.assert_array_equal(part, whole[:rows], err_msg=f"{path} {rows} {n}x{k}")
