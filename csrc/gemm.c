@@ -28,6 +28,12 @@
 /* Up to this many rows the small kernel streams B row by row
  * (STREAM_ROWS in gemm_simd_impl.h): any size of B goes there. */
 #define NC_GEMM_STREAM_ROWS 4
+/* Products narrower than one NR panel go to the small kernel up to this
+ * depth (its k x 2W slice of B: 128 KB of AVX-512 floats at most). */
+#define NC_GEMM_NARROW_MAX_K 1024
+/* Largest right operand (bytes) the small kernel gets by computing C^T:
+ * read once per 6 rows of the result, it must not outgrow L2. */
+#define NC_GEMM_SMALL_SWAP_B_BYTES (256.0 * 1024.0)
 
 /* ------------------------------------------------------ packing buffers
  *

@@ -306,10 +306,30 @@ static nc_status FN(gemm)(const PATH *path, size_t m, size_t n, size_t k, T alph
      * mode, where packing would copy all of B for one use. */
     const int few_rows = (b_cs == 1 && m <= NC_GEMM_STREAM_ROWS) ||
                          (b_cs != 1 && a_rs == 1 && n <= NC_GEMM_STREAM_ROWS);
-    if ((work <= (double)path->blocks.small_work || few_rows) && (b_cs == 1 || a_rs == 1)) {
+    /* Narrower than one NR panel (the 10 outputs of a classifier): the
+     * packed driver would fill a third of each tile; the small kernel keeps
+     * its k x 2W slice of B in L1 and streams the rows of A past it. */
+    const int narrow = k <= NC_GEMM_NARROW_MAX_K &&
+                       ((b_cs == 1 && n <= path->blocks.nr) ||
+                        (a_rs == 1 && m <= path->blocks.nr &&
+                         (double)k * (double)n * sizeof(T) <= NC_GEMM_SMALL_SWAP_B_BYTES));
+    if ((work <= (double)path->blocks.small_work || few_rows || narrow) &&
+        (b_cs == 1 || a_rs == 1)) {
         /* The small kernel wants a unit-stride right operand; when only A
-         * has unit row stride, compute C^T = op(B)^T op(A)^T instead. */
-        const int swap = b_cs != 1;
+         * has unit row stride, compute C^T = op(B)^T op(A)^T instead. When
+         * both have, the orientation whose rows fill the vectors better:
+         * X^T dZ with 10 outputs fills 10 of 16 lanes, its transpose all of
+         * them (bench/gemm.py: 0.63x of OpenBLAS before, float32). */
+        int swap = b_cs != 1;
+        if (b_cs == 1 && a_rs == 1 && m > NC_GEMM_STREAM_ROWS) {
+            const size_t lanes = path->blocks.nr > 1 ? path->blocks.nr / 2 : 1;
+            const double fill_n = (double)n / (double)((n + lanes - 1) / lanes * lanes);
+            const double fill_m = (double)m / (double)((m + lanes - 1) / lanes * lanes);
+            /* swapped, B is op(A)^T: it must stay small enough to be read
+             * once per 6 rows (X^T dZ of a 1024-wide layer is not) */
+            swap =
+                fill_m > fill_n && (double)k * (double)m * sizeof(T) <= NC_GEMM_SMALL_SWAP_B_BYTES;
+        }
         FN(small_problem)
         s = {swap ? n : m,
              swap ? m : n,
@@ -328,10 +348,11 @@ static nc_status FN(gemm)(const PATH *path, size_t m, size_t n, size_t k, T alph
              swap};
         /* The small kernel reads A once per NR columns of C; A in columns
          * (a_cs != 1) is read a cache line per element and pays for it when
-         * that traffic outgrows L2 (bench/gemm.py: X^T dZ products). */
+         * that traffic outgrows L2 (bench/gemm.py: X^T dZ products), unless
+         * it is read once: C no wider than NR. */
         const double a_traffic = (double)s.m * (double)s.k * (double)sizeof(T) *
                                  (double)((s.n + path->blocks.nr - 1) / path->blocks.nr);
-        if (s.a_cs == 1 || a_traffic <= NC_GEMM_SMALL_STRIDED_A_BYTES) {
+        if (s.a_cs == 1 || s.n <= path->blocks.nr || a_traffic <= NC_GEMM_SMALL_STRIDED_A_BYTES) {
             if (threads > 1) {
 #if defined(NNCORE_OPENMP)
 #pragma omp parallel num_threads(threads)

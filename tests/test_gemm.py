@@ -134,6 +134,8 @@ PATH_SHAPES = [
     (1, 1100, 7),  # one row: B streamed by rows, two 4 KB passes, k not a multiple of 4
     (3, 530, 9),  # three rows streamed together; float64: two passes
     (600, 3, 9),  # three columns: streamed as C^T when both operands are transposed
+    (1030, 10, 70),  # narrower than NR: the small kernel past its work limit
+    (10, 1030, 70),  # the same, as C^T when op(A) has unit row stride
     (73, 70, 257),  # float64 packed: MC+1 rows, KC+1 depth
     (7, 1700, 515),  # packed: MR+1 rows, two or three k blocks, NR edge
     (121, 200, 250),  # packed: MC+1 rows (float32)
