@@ -597,3 +597,23 @@ def test_fit_refuses_non_finite_float32_x_in_any_layout(bad):
             ValueError, match=r"X contains NaN or infinity \(first at index \(17, 2\)\)"
         ):
             model.fit(layout, y, epochs=1, verbose=0)
+
+
+def test_weights_that_overflow_roll_back_to_the_start_of_the_epoch_in_every_fit():
+    """A finite loss whose step overflows the weights: fit goes back to the
+    epoch's start (kept in buffers reused from one fit to the next)."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((32, 2)).astype(np.float32)
+    y = (10 + x.sum(axis=1, keepdims=True)).astype(np.float32)
+    model = nncore.Sequential([Dense(1, input_dim=2)], seed=0)
+    model.compile(loss="mse", optimizer=optimizers.SGD(learning_rate=1e-3))
+    for _ in range(2):
+        model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+        start = [w.copy() for w in model.get_weights()], model.optimizer.iterations
+        model.optimizer.learning_rate = 3e38  # the first step's weights are inf
+        with pytest.raises(FloatingPointError, match="epoch 1"):
+            model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+        for got, want in zip(model.get_weights(), start[0]):
+            np.testing.assert_array_equal(got, want)
+        assert model.optimizer.iterations == start[1]
+        model.optimizer.learning_rate = 1e-3
