@@ -21,9 +21,9 @@
 /* The small kernel with A stored by columns stops paying off when it would
  * stream more than this many bytes of A (measured on Zen3, 512 KB L2). */
 #define NC_GEMM_SMALL_STRIDED_A_BYTES (256.0 * 1024.0)
-/* Largest B (elements) the dispatcher copies to row-major order on the stack
- * so that a small product with strided operands can use the small kernel:
- * 16 KB of floats, 32 KB of doubles. */
+/* Largest B (elements) the dispatcher copies to row-major order (into the
+ * B packing buffer) so that a small product with strided operands can use
+ * the small kernel: 16 KB of floats, 32 KB of doubles. */
 #define NC_GEMM_SMALL_B_COPY_ELEMENTS 4096
 /* Up to this many rows the small kernel streams B row by row
  * (STREAM_ROWS in gemm_simd_impl.h): any size of B goes there. */

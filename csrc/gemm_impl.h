@@ -289,17 +289,20 @@ static nc_status FN(gemm)(const PATH *path, size_t m, size_t n, size_t k, T alph
     if (work < (double)path->blocks.parallel_work)
         threads = 1;
     /* Neither operand suits the small kernel (dZ W^T of a backward pass: W^T
-     * has unit row stride): a small B is copied into row-major order on the
-     * stack, far cheaper than packing both operands for a tiny product. */
-    T b_copy[NC_GEMM_SMALL_B_COPY_ELEMENTS];
+     * has unit row stride): a small B is copied into row-major order in this
+     * thread's B packing buffer, far cheaper than packing both operands for
+     * a tiny product. */
+    int b_copied = 0; /* then B lives in B_BUFFER(): the packed driver must not run */
     if (work <= (double)path->blocks.small_work && b_cs != 1 && a_rs != 1 &&
         k * n <= NC_GEMM_SMALL_B_COPY_ELEMENTS) {
+        T *b_copy = (T *)B_BUFFER(); /* the packed driver's, unused on this path */
         for (size_t p = 0; p < k; p++)
             for (size_t j = 0; j < n; j++)
                 b_copy[p * n + j] = b[(ptrdiff_t)p * b_rs + (ptrdiff_t)j * b_cs];
         b = b_copy;
         b_rs = (ptrdiff_t)n;
         b_cs = 1;
+        b_copied = 1;
     }
     /* A product with a few rows (one-row predict: a vector times a weight
      * matrix) reads each element of B once in the small kernel's streaming
@@ -352,7 +355,8 @@ static nc_status FN(gemm)(const PATH *path, size_t m, size_t n, size_t k, T alph
          * it is read once: C no wider than NR. */
         const double a_traffic = (double)s.m * (double)s.k * (double)sizeof(T) *
                                  (double)((s.n + path->blocks.nr - 1) / path->blocks.nr);
-        if (s.a_cs == 1 || s.n <= path->blocks.nr || a_traffic <= NC_GEMM_SMALL_STRIDED_A_BYTES) {
+        if (b_copied || s.a_cs == 1 || s.n <= path->blocks.nr ||
+            a_traffic <= NC_GEMM_SMALL_STRIDED_A_BYTES) {
             if (threads > 1) {
 #if defined(NNCORE_OPENMP)
 #pragma omp parallel num_threads(threads)
