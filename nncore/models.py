@@ -673,7 +673,10 @@ class Sequential:
     def _shuffle_order(self, n: int) -> np.ndarray:
         step = self.optimizer.iterations
         rng = np.random.default_rng([self.seed, _SHUFFLE_STREAM, step])
-        return rng.permutation(n).astype(np.uintp)
+        order = rng.permutation(n)
+        if order.dtype.itemsize == np.dtype(np.uintp).itemsize:
+            return order.view(np.uintp)  # the same values, without a copy
+        return order.astype(np.uintp)
 
     def _train_epoch(self, x, t, w, *, batch_size, shuffle, c_metrics, progress, interval):
         """One call into C; keeps optimizer.iterations in step whatever happens."""
