@@ -309,13 +309,12 @@ static nc_status FN(gemm)(const PATH *path, size_t m, size_t n, size_t k, T alph
      * mode, where packing would copy all of B for one use. */
     const int few_rows = (b_cs == 1 && m <= NC_GEMM_STREAM_ROWS) ||
                          (b_cs != 1 && a_rs == 1 && n <= NC_GEMM_STREAM_ROWS);
-    /* Narrower than one NR panel (the 10 outputs of a classifier): the
-     * packed driver would fill a third of each tile; the small kernel keeps
-     * its k x 2W slice of B in L1 and streams the rows of A past it. */
+    /* Narrower than one NR panel (the 10 outputs of a classifier; as C^T
+     * when op(A) has unit row stride): the packed driver would fill a third
+     * of each tile; the small kernel keeps its k x 2W slice of B in L1 and
+     * streams the rows of A past it once. */
     const int narrow = k <= NC_GEMM_NARROW_MAX_K &&
-                       ((b_cs == 1 && n <= path->blocks.nr) ||
-                        (a_rs == 1 && m <= path->blocks.nr &&
-                         (double)k * (double)n * sizeof(T) <= NC_GEMM_SMALL_SWAP_B_BYTES));
+                       ((b_cs == 1 && n <= path->blocks.nr) || (a_rs == 1 && m <= path->blocks.nr));
     if ((work <= (double)path->blocks.small_work || few_rows || narrow) &&
         (b_cs == 1 || a_rs == 1)) {
         /* The small kernel wants a unit-stride right operand; when only A
@@ -324,8 +323,11 @@ static nc_status FN(gemm)(const PATH *path, size_t m, size_t n, size_t k, T alph
          * X^T dZ with 10 outputs fills 10 of 16 lanes, its transpose all of
          * them (bench/gemm.py: 0.63x of OpenBLAS before, float32). */
         int swap = b_cs != 1;
-        if (b_cs == 1 && a_rs == 1 && m > NC_GEMM_STREAM_ROWS) {
-            const size_t lanes = path->blocks.nr > 1 ? path->blocks.nr / 2 : 1;
+        const size_t nr = path->blocks.nr;
+        if (b_cs == 1 && a_rs == 1 && m > NC_GEMM_STREAM_ROWS && m <= nr && n > nr) {
+            swap = 1; /* the narrow side becomes the columns, as above */
+        } else if (b_cs == 1 && a_rs == 1 && m > NC_GEMM_STREAM_ROWS) {
+            const size_t lanes = nr > 1 ? nr / 2 : 1;
             const double fill_n = (double)n / (double)((n + lanes - 1) / lanes * lanes);
             const double fill_m = (double)m / (double)((m + lanes - 1) / lanes * lanes);
             /* swapped, B is op(A)^T: it must stay small enough to be read
@@ -357,6 +359,10 @@ static nc_status FN(gemm)(const PATH *path, size_t m, size_t n, size_t k, T alph
                                  (double)((s.n + path->blocks.nr - 1) / path->blocks.nr);
         if (b_copied || s.a_cs == 1 || s.n <= path->blocks.nr ||
             a_traffic <= NC_GEMM_SMALL_STRIDED_A_BYTES) {
+            /* threads split the rows in groups of 6: two groups each at least
+             * (X^T dZ with 10 outputs, as C^T: 10 rows, faster on one) */
+            if (s.m < (size_t)threads * 12)
+                threads = 1;
             if (threads > 1) {
 #if defined(NNCORE_OPENMP)
 #pragma omp parallel num_threads(threads)
