@@ -77,6 +77,7 @@ cdef class Network:
     cdef nc_layer *layers
     cdef nc_network net
     cdef readonly object dtype
+    cdef int _itemsize  # dtype.itemsize, read without a Python attribute lookup
     cdef list _dense
     cdef cnp.ndarray _workspace
     cdef size_t _workspace_bytes
@@ -93,6 +94,7 @@ cdef class Network:
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise ValueError(f"dtype must be float32 or float64; got {self.dtype}")
+        self._itemsize = self.dtype.itemsize
         layers = list(layers)
         if not layers:
             raise ValueError("a network needs at least one layer")
@@ -190,7 +192,7 @@ cdef class Network:
     # -------------------------------------------------------------- checks
     # (C-level numpy checks: predict on one row must cost little more than the call)
     cdef int _type_num(self):
-        return cnp.NPY_FLOAT32 if self.dtype.itemsize == 4 else cnp.NPY_FLOAT64
+        return cnp.NPY_FLOAT32 if self._itemsize == 4 else cnp.NPY_FLOAT64
 
     cdef _vector(self, a, str name, size_t length):
         cdef cnp.ndarray arr
@@ -205,7 +207,7 @@ cdef class Network:
 
     cdef _matrix(self, a, str name, size_t width):
         cdef cnp.ndarray arr
-        cdef Py_ssize_t itemsize = self.dtype.itemsize
+        cdef Py_ssize_t itemsize = self._itemsize
         if cnp.PyArray_Check(a):
             arr = <cnp.ndarray>a
             if (cnp.PyArray_TYPE(arr) == self._type_num() and cnp.PyArray_NDIM(arr) == 2
@@ -323,12 +325,12 @@ cdef class Network:
     def predict(self, params, x, batch_size=None, bint check_finite=False):
         """Outputs for the rows of x; with check_finite, ValueError on NaN/inf in x."""
         self._vector(params, "params", self.net.n_params)
-        self._matrix(x, "x", self.n_in)
-        cdef size_t n = x.shape[0]
+        self._matrix(x, "x", self.layers[0].n_in)
+        cdef size_t n = <size_t>cnp.PyArray_DIM(<cnp.ndarray>x, 0)
         cdef int finite = 1
         cdef ptrdiff_t x_row = stride_of(<cnp.ndarray>x, 0)
         cdef void *px_check = data_of(<cnp.ndarray>x)
-        cdef bint single = self.dtype.itemsize == 4
+        cdef bint single = self._itemsize == 4
         if check_finite:
             with nogil:
                 if single:
@@ -349,7 +351,7 @@ cdef class Network:
         cdef ptrdiff_t x_rs = stride_of(<cnp.ndarray>x, 0)
         cdef ptrdiff_t out_rs = dims[1]
         cdef nc_status status
-        if self.dtype.itemsize == 4:
+        if single:
             with nogil:
                 status = nc_network_predict_f32(&self.net, <float *>p, n, <float *>px, x_rs,
                                                 <float *>po, out_rs, batch, workspace,
