@@ -62,6 +62,14 @@ static void NET(gather_rows)(T *dst, const T *src, ptrdiff_t src_rs, size_t widt
         return;
     }
 #endif
+    if (width <= 8) { /* a few features or one target: a loop beats a memcpy call per row */
+        for (size_t i = 0; i < count; i++) {
+            const T *from = src + (ptrdiff_t)(order ? order[start + i] : start + i) * src_rs;
+            for (size_t j = 0; j < width; j++)
+                dst[i * width + j] = from[j];
+        }
+        return;
+    }
     for (size_t i = 0; i < count; i++) {
         size_t row = order ? order[start + i] : start + i;
         memcpy(dst + i * width, src + (ptrdiff_t)row * src_rs, width * sizeof(T));
