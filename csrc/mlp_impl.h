@@ -19,9 +19,10 @@
 
 /* Pointers into the caller's workspace for one batch. */
 typedef struct NET(buffers) {
-    T *input;  /* B x n_in: the gathered batch */
-    T *target; /* B x n_out (or B x 1 labels): the gathered targets */
-    T *weight; /* B: the gathered sample weights */
+    T *input;     /* B x n_in: the gathered batch */
+    const T *in0; /* the batch's rows: input, or the caller's when they are contiguous */
+    T *target;    /* B x n_out (or B x 1 labels): the gathered targets */
+    T *weight;    /* B: the gathered sample weights */
     T *own_z[NC_MAX_LAYERS], *own_a[NC_MAX_LAYERS], *mask[NC_MAX_LAYERS]; /* storage */
     const T *z[NC_MAX_LAYERS]; /* pre-activation of layer l (dense: own_z; else its input) */
     const T *a[NC_MAX_LAYERS]; /* output of layer l (may be own_z, own_a or its input) */
@@ -33,6 +34,7 @@ static void NET(carve)(const nc_network *net, size_t batch, void *workspace, NET
     char *cursor = (char *)workspace;
     size_t widest = nc_network_widest(net);
     buf->input = (T *)nc_take(&cursor, batch * net->layers[0].n_in * sizeof(T));
+    buf->in0 = buf->input;
     buf->target = (T *)nc_take(&cursor, batch * net->layers[net->n_layers - 1].n_out * sizeof(T));
     buf->weight = (T *)nc_take(&cursor, batch * sizeof(T));
     for (size_t l = 0; l < net->n_layers; l++) {
@@ -74,6 +76,20 @@ static void NET(gather_rows)(T *dst, const T *src, ptrdiff_t src_rs, size_t widt
         size_t row = order ? order[start + i] : start + i;
         memcpy(dst + i * width, src + (ptrdiff_t)row * src_rs, width * sizeof(T));
     }
+}
+
+/* Points buf->in0 at rows [start, start+count) of x in batch order: the
+ * caller's own rows when they are contiguous and in order (predict, or fit
+ * without shuffling: no copy), else a gathered copy in buf->input. */
+static void NET(batch_input)(NET(buffers) * buf, const T *x, ptrdiff_t x_rs, size_t n_in,
+                             const size_t *order, size_t start, size_t count)
+{
+    if (!order && x_rs == (ptrdiff_t)n_in) {
+        buf->in0 = x + start * n_in;
+        return;
+    }
+    NET(gather_rows)(buf->input, x, x_rs, n_in, order, start, count);
+    buf->in0 = buf->input;
 }
 
 /* ------------------------------------------------------------ one layer */
@@ -163,7 +179,7 @@ static nc_status NET(forward)(const nc_network *net, const T *params, size_t bat
                               NET(buffers) * buf, int training, uint64_t seed, uint64_t step,
                               int logits_only)
 {
-    const T *in = buf->input;
+    const T *in = buf->in0;
     for (size_t l = 0; l < net->n_layers; l++) {
         const nc_layer *layer = &net->layers[l];
         const int skip_activation = logits_only && l == net->n_layers - 1;
@@ -246,7 +262,7 @@ static nc_status NET(backward)(const nc_network *net, const T *params, T *grads,
     nc_status status = NC_OK;
     for (size_t l = last + 1; status == NC_OK && l-- > 0;) {
         const nc_layer *layer = &net->layers[l];
-        const T *in = l ? buf->a[l - 1] : buf->input;
+        const T *in = l ? buf->a[l - 1] : buf->in0;
         T *d_in = l ? spare : NULL; /* the input of layer 0 needs no gradient */
         ptrdiff_t width = (ptrdiff_t)layer->n_out;
         if (layer->kind == NC_LAYER_DROPOUT) {
@@ -390,7 +406,7 @@ nc_status NET(nc_network_train_epoch)(const nc_network *net, nc_optimizer *opt, 
     double last_report = nc_seconds();
     for (size_t start = 0; start < n; start += batch_size) {
         size_t count = n - start < batch_size ? n - start : batch_size;
-        NET(gather_rows)(buf.input, x, x_rs, n_in, options->order, start, count);
+        NET(batch_input)(&buf, x, x_rs, n_in, options->order, start, count);
         NET(gather_rows)(buf.target, y, y_rs, y_width, options->order, start, count);
         const T *weights = NULL;
         if (sample_weight) {
@@ -473,7 +489,7 @@ nc_status NET(nc_network_predict)(const nc_network *net, const T *params, size_t
     size_t n_in = net->layers[0].n_in, last = net->n_layers - 1, n_out = net->layers[last].n_out;
     for (size_t start = 0; start < n; start += batch_size) {
         size_t count = n - start < batch_size ? n - start : batch_size;
-        NET(gather_rows)(buf.input, x, x_rs, n_in, NULL, start, count);
+        NET(batch_input)(&buf, x, x_rs, n_in, NULL, start, count);
         status = NET(forward)(net, params, count, &buf, 0, 0, 0, 0);
         if (status != NC_OK)
             return status;
@@ -499,7 +515,7 @@ nc_status NET(nc_network_loss_grad)(const nc_network *net, const T *params, T *g
     size_t last = net->n_layers - 1;
     size_t y_width =
         net->loss == NC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY ? 1 : net->layers[last].n_out;
-    NET(gather_rows)(buf.input, x, x_rs, net->layers[0].n_in, NULL, 0, n);
+    NET(batch_input)(&buf, x, x_rs, net->layers[0].n_in, NULL, 0, n);
     NET(gather_rows)(buf.target, y, y_rs, y_width, NULL, 0, n);
     const T *weights = NULL;
     if (sample_weight) {
