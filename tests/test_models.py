@@ -617,3 +617,21 @@ def test_weights_that_overflow_roll_back_to_the_start_of_the_epoch_in_every_fit(
             np.testing.assert_array_equal(got, want)
         assert model.optimizer.iterations == start[1]
         model.optimizer.learning_rate = 1e-3
+
+
+def test_contiguous_rows_read_in_place_give_the_bits_of_gathered_rows():
+    """predict and unshuffled fit read C-contiguous rows where they are and
+    gather any other layout into a copy: both give the same bits."""
+    rng = np.random.default_rng(5)
+    big = rng.standard_normal((80, 6)).astype(np.float32)
+    strided, contiguous = big[::2, :3], np.ascontiguousarray(big[::2, :3])
+    y = (contiguous[:, :1] > 0).astype(np.float32)
+    models = []
+    for x in (contiguous, strided):
+        model = nncore.Sequential([Dense(5, "tanh", input_dim=3), Dense(1, "sigmoid")], seed=2)
+        model.compile(loss="binary_crossentropy", optimizer="adam")
+        model.fit(x, y, epochs=3, batch_size=7, shuffle=False, verbose=0)
+        models.append(model)
+    for got, want in zip(models[1].get_weights(), models[0].get_weights()):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(models[0].predict(strided), models[0].predict(contiguous))
