@@ -51,6 +51,48 @@ static uint64_t nc_mix64(uint64_t x)
     return x ^ (x >> 31);
 }
 
+/* splitmix64 proper: the state advances by the golden gamma. */
+static uint64_t nc_next64(uint64_t *state)
+{
+    const uint64_t r = nc_mix64(*state);
+    *state += 0x9e3779b97f4a7c15u;
+    return r;
+}
+
+/* A uniform integer in [0, range), range >= 1, from the generator state *x.
+ * Below 2^32 one 32 x 32-bit product and, rarely, a rejection (Lemire);
+ * above, rejection and a modulo. */
+static uint64_t nc_bounded(uint64_t *x, uint64_t range)
+{
+    if (range <= 0xffffffffu) {
+        uint64_t product = (nc_next64(x) >> 32) * range;
+        if ((uint32_t)product < range) {
+            const uint32_t threshold = (uint32_t)(-(uint32_t)range % (uint32_t)range);
+            while ((uint32_t)product < threshold)
+                product = (nc_next64(x) >> 32) * range;
+        }
+        return product >> 32;
+    }
+    const uint64_t threshold = -range % range; /* 2^64 mod range */
+    uint64_t r = nc_next64(x);
+    while (r < threshold)
+        r = nc_next64(x);
+    return r % range;
+}
+
+void nc_permutation(size_t n, uint64_t seed, uint64_t stream, size_t *order)
+{
+    uint64_t x = nc_mix64(nc_mix64(seed) ^ stream);
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    for (size_t i = n; i > 1; i--) { /* swap the last of i with one of them */
+        const size_t j = (size_t)nc_bounded(&x, (uint64_t)i);
+        const size_t t = order[i - 1];
+        order[i - 1] = order[j];
+        order[j] = t;
+    }
+}
+
 static size_t nc_round_up(size_t bytes)
 {
     return (bytes + NC_ALIGN - 1) / NC_ALIGN * NC_ALIGN;

@@ -453,6 +453,12 @@ nc_status nc_network_train_epoch_f64(const nc_network *net, nc_optimizer *opt, d
 int nc_all_finite_f32(size_t m, size_t n, const float *x, ptrdiff_t x_rs);
 int nc_all_finite_f64(size_t m, size_t n, const double *x, ptrdiff_t x_rs);
 
+/* order[0..n) = a uniformly random permutation of 0..n-1 that depends on
+ * (seed, stream) alone: the batch order of one training epoch. Fisher-Yates
+ * with unbiased bounded integers (Lemire 2019, "Fast random integer
+ * generation in an interval") drawn from splitmix64. */
+void nc_permutation(size_t n, uint64_t seed, uint64_t stream, size_t *order);
+
 /* Inference (dropout off): out (n x n_out, row stride out_rs) = net(x),
  * processed in chunks of batch_size rows through the workspace. */
 nc_status nc_network_predict_f32(const nc_network *net, const float *params, size_t n,

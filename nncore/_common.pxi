@@ -56,6 +56,23 @@ def get_num_threads():
     return nc_get_num_threads()
 
 
+from libc.stdint cimport uint64_t
+
+
+def permutation(n, seed, stream):
+    """A uniformly random permutation of range(n) as a uintp array, a function
+    of (seed, stream) alone (nc_permutation): the batch order of an epoch."""
+    if not 0 <= n <= <size_t>-1 // sizeof(size_t):
+        raise ValueError(f"permutation: n must be a non-negative size; got {n}")
+    cdef cnp.ndarray order = np.empty(n, dtype=np.uintp)
+    cdef size_t count = n
+    cdef uint64_t c_seed = seed, c_stream = stream
+    cdef size_t *p = <size_t *>cnp.PyArray_DATA(order)
+    with nogil:
+        nc_permutation(count, c_seed, c_stream, p)
+    return order
+
+
 def all_finite(a):
     """Whether a float32/float64 ndarray of 1 or 2 dimensions with contiguous
     rows holds no NaN or infinity, in one pass without a temporary; None for

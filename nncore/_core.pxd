@@ -295,6 +295,7 @@ cdef extern from "nncore.h" nogil:
                                          const nc_train_options *options,
                                          void *workspace, size_t workspace_bytes,
                                          nc_epoch_result *result)
+    void nc_permutation(size_t n, uint64_t seed, uint64_t stream, size_t *order)
     int nc_all_finite_f32(size_t m, size_t n, const float *x, ptrdiff_t x_rs)
     int nc_all_finite_f64(size_t m, size_t n, const double *x, ptrdiff_t x_rs)
     nc_status nc_network_predict_f32(const nc_network *net, const float *params,

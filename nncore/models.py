@@ -17,8 +17,8 @@ Ctrl-C, from a hook the C loop calls a few times per second.
 
 Reproducibility: the model `seed` fixes the initial weights (layer i draws
 from a numpy Generator seeded with (seed, i)), the shuffling (the permutation
-of an epoch is drawn from a Generator seeded with (seed, optimizer step at
-the start of the epoch)) and the dropout masks (a function of seed, step,
+of an epoch is a function of the seed and the optimizer step at the start of
+the epoch, drawn in C) and the dropout masks (a function of seed, step,
 layer and element, computed in C). As the shuffling depends on no hidden
 generator state, a model saved and loaded again continues exactly as if it
 had never stopped.
@@ -671,12 +671,9 @@ class Sequential:
         return kept[0], kept[1], self.optimizer.iterations
 
     def _shuffle_order(self, n: int) -> np.ndarray:
-        step = self.optimizer.iterations
-        rng = np.random.default_rng([self.seed, _SHUFFLE_STREAM, step])
-        order = rng.permutation(n)
-        if order.dtype.itemsize == np.dtype(np.uintp).itemsize:
-            return order.view(np.uintp)  # the same values, without a copy
-        return order.astype(np.uintp)
+        # in C: numpy's Generator.permutation took 240 us for 32768 rows, 5%
+        # of an epoch of the tiny benchmark network
+        return _core.permutation(n, self.seed ^ _SHUFFLE_STREAM, self.optimizer.iterations)
 
     def _train_epoch(self, x, t, w, *, batch_size, shuffle, c_metrics, progress, interval):
         """One call into C; keeps optimizer.iterations in step whatever happens."""

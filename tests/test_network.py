@@ -491,3 +491,41 @@ def test_bad_call_arguments_do_not_touch_state():
         )
     np.testing.assert_array_equal(params, before)
     assert opt["iterations"] == 0
+
+
+# ------------------------------------------------------- the epoch's order
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 7, 1000])
+def test_permutation_holds_every_row_once_and_depends_on_seed_and_stream_alone(n):
+    order = _core.permutation(n, 3, 11)
+    assert order.dtype == np.uintp and order.shape == (n,)
+    np.testing.assert_array_equal(np.sort(order), np.arange(n))
+    np.testing.assert_array_equal(order, _core.permutation(n, 3, 11))
+    if n >= 7:  # 7! orders: another seed or stream gives another one
+        assert not np.array_equal(order, _core.permutation(n, 4, 11))
+        assert not np.array_equal(order, _core.permutation(n, 3, 12))
+
+
+def test_permutation_is_uniform():
+    # all 24 orders of 4 rows over 24000 streams: chi-square with 23 degrees
+    # of freedom stays below 49.7 with probability 0.999
+    counts = {}
+    for stream in range(24000):
+        key = tuple(_core.permutation(4, 7, stream))
+        counts[key] = counts.get(key, 0) + 1
+    assert len(counts) == 24
+    chi2 = sum((c - 1000) ** 2 / 1000 for c in counts.values())
+    assert chi2 < 49.7, chi2
+    # and each row lands in each position equally often for a larger n
+    positions = np.zeros((10, 10))
+    for stream in range(5000):
+        positions[np.arange(10), _core.permutation(10, 1, stream)] += 1
+    chi2 = ((positions - 500) ** 2 / 500).sum()
+    assert chi2 < 150, chi2  # 81 degrees of freedom: p < 1e-5 above 150
+
+
+@pytest.mark.parametrize("n", [-1, 2**64])
+def test_permutation_refuses_a_bad_size(n):
+    with pytest.raises((ValueError, OverflowError)):
+        _core.permutation(n, 0, 0)
