@@ -84,6 +84,23 @@ def fma_peak():
     return {dt: measured[isa, dt] for dt in ("float32", "float64") if (isa, dt) in measured}
 
 
+def micro_ceiling():
+    """{'float32': GFLOP/s, 'float64': GFLOP/s} of the packed GEMM's microkernel
+    alone on L1/L2-resident panels (bench/gemm_micro.c), for the x86 path nncore
+    runs: the most the packed driver can reach."""
+    isa = kernels.cpu_features()["kernel"]
+    flags = {
+        "avx512": ["-mavx512f", "-mavx2", "-mfma", "-DNNCORE_HAVE_AVX512"],
+        "avx2": ["-mavx2", "-mfma", "-DNNCORE_HAVE_AVX2"],
+    }
+    if isa not in flags:
+        return {}
+    out = compile_and_run(
+        "gemm_micro", ["bench/gemm_micro.c", f"csrc/gemm_{isa}.c"], ["-Icsrc", *flags[isa]]
+    )
+    return {dtype: float(gflops) for dtype, gflops in (line.split() for line in out.splitlines())}
+
+
 def best_times(functions, repeats, min_seconds=0.02):
     """Best seconds per call of each function.
 
@@ -159,6 +176,7 @@ def main():
     repeats = 3 if "--quick" in sys.argv else 7
     blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
     peak = fma_peak()
+    ceiling = micro_ceiling()
     before = kernels.get_num_threads()
     rows = run(repeats)
     kernels.set_num_threads(before)
@@ -178,6 +196,15 @@ def main():
             f"- measured FMA peak of one core at the width of the nncore path "
             f"(bench/fma_peak.c): float32 "
             f"{peak['float32']:.1f} GFLOP/s, float64 {peak['float64']:.1f} GFLOP/s"
+        )
+    if peak and ceiling:
+        shares = ", ".join(
+            f"{dt} {ceiling[dt]:.1f} GFLOP/s ({100 * ceiling[dt] / peak[dt]:.0f}% of peak)"
+            for dt in ("float32", "float64")
+        )
+        print(
+            "- the packed GEMM's microkernel alone, A panels in L2 and a B panel in L1, "
+            f"no packing (bench/gemm_micro.c): {shares}"
         )
     print(
         "\nGFLOP/s, best of several runs. `kernel`: nncore's C GEMM through its binding "
