@@ -1,5 +1,9 @@
 """GEMM against a float64 numpy reference and against the C reference twin."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -104,6 +108,33 @@ def test_threads_api():
             kernels.set_num_threads(0)
     finally:
         kernels.set_num_threads(before)
+
+
+def test_threadpoolctl_limits_the_kernels_threads_unless_set_explicitly():
+    # Without set_num_threads or NNCORE_NUM_THREADS, nncore runs as many
+    # threads as OpenMP would, so threadpoolctl (as scikit-learn uses it) limits
+    # it; a fresh process, since this one may have set a count already.
+    pytest.importorskip("threadpoolctl")
+    code = (
+        "import threadpoolctl\n"
+        "from nncore import kernels\n"
+        "if not any(i['user_api'] == 'openmp' for i in threadpoolctl.threadpool_info()):\n"
+        "    print('no-openmp'); raise SystemExit\n"
+        "with threadpoolctl.threadpool_limits(limits=1, user_api='openmp'):\n"
+        "    inside = kernels.get_num_threads()\n"
+        "print(kernels.get_num_threads(), inside)\n"
+        "kernels.set_num_threads(2)\n"
+        "with threadpoolctl.threadpool_limits(limits=1, user_api='openmp'):\n"
+        "    print(kernels.get_num_threads())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "NNCORE_NUM_THREADS"}
+    env["OMP_NUM_THREADS"] = "2"
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    if out == ["no-openmp"]:
+        pytest.skip("built without OpenMP")
+    assert out == ["2", "1", "2"]  # followed OpenMP, then kept the explicit count
 
 
 def test_cpu_features_reports_a_kernel():
