@@ -1,20 +1,17 @@
 """Where a training step of nncore spends its time, on 1 and 2 threads (not
-collected by pytest). It times the parts of one batch separately, each
-through the C entry point that runs it, in a process pinned to the cores it
-is given:
+collected by pytest). In a process pinned to the cores it is given, it trains
+a benchmark network with fit's shuffled batches and reads the training loop's
+own profile (nncore._core.train_profile_*, timed inside the C loop): the
+gather of the batch's rows, each layer's forward and backward pass, the loss,
+the optimizer. For reference it also times, on warm caches, the batch's
+matrix products alone (each one nc_gemm call) and the optimizer alone: what
+a phase costs inside the loop beyond those is the price of data that the
+previous phase left in another cache, or another core's.
 
-- step: one batch of a whole epoch in C (train_epoch, shuffled as fit does)
-- forward: the forward pass (bias and activation fused into the GEMMs)
-- forward + loss + backward: the gradient of one batch (loss_grad)
-- optimizer: one Adam update over the flat parameter buffer
-- the GEMMs alone: the batch's matrix products, each as one nc_gemm call
-  on warm operands (the floor that the forward and backward passes sit on)
+Reaches into the model's private attributes: a diagnostic for developers,
+not an API.
 
-What the step spends beyond the gradient and the update is gathering the
-shuffled rows, the metrics and the loop itself. Reaches into the model's
-private attributes: a diagnostic for developers, not an API.
-
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/train_phases.py [--net mnist]
+    python bench/train_phases.py [--net mnist]
 """
 
 import argparse
@@ -30,6 +27,8 @@ import nncore
 from nncore import _core
 from nncore.benchmarks import NETWORKS, cpu_name, make_data, thread_environment, time_calls
 
+EPOCHS = 5
+
 
 def gemm_shapes(widths, batch):
     """(m, k, n, trans_a, trans_b) of every product in one training step."""
@@ -43,6 +42,7 @@ def gemm_shapes(widths, batch):
 
 
 def measure_phases(net_name):
+    """Seconds per batch of each phase, as a dict of row label -> seconds."""
     widths, act, batch, n = NETWORKS[net_name]
     x, y = make_data(widths, n)
     model = nncore.Sequential(seed=0)
@@ -53,27 +53,34 @@ def measure_phases(net_name):
         model.add(nncore.Dense(width, activation=out_act, **kwargs))
     loss = "binary_crossentropy" if widths[-1] == 1 else "sparse_categorical_crossentropy"
     model.compile(loss=loss, optimizer=nncore.optimizers.Adam(learning_rate=1e-3))
-    model.fit(x, y, epochs=1, batch_size=batch, verbose=0)  # builds; first touch of buffers
-
-    network = model._network()
-    params, grads, state = model._params, model._grads, model._opt_state
-    spec = model.optimizer._c_description()
-    t = y.astype(np.float32).reshape(n, -1)
-    order = np.random.default_rng(1).permutation(n).astype(np.uintp)
-    xb, tb = np.ascontiguousarray(x[:batch]), np.ascontiguousarray(t[:batch])
-    batches = (n + batch - 1) // batch
 
     def epoch():
-        network.train_epoch(params, grads, state, spec, x, t, None, order, batch, 0, [])
+        model.fit(x, y, epochs=1, batch_size=batch, verbose=0)
 
-    epoch()
-    best_epoch = min(_seconds(epoch) for _ in range(5))
-    times = {
-        "step": best_epoch / batches,
-        "forward": time_calls(lambda: network.predict(params, xb, batch_size=batch)),
-        "forward + loss + backward": time_calls(lambda: network.loss_grad(params, xb, tb)),
-        "optimizer": time_calls(lambda: _core.optimizer_step(spec, params, grads, state)),
-    }
+    epoch()  # builds the model, first touch of every buffer
+    batches = (n + batch - 1) // batch
+    step = []
+    for _ in range(EPOCHS):
+        start = time.perf_counter()
+        epoch()
+        step.append((time.perf_counter() - start) / batches)
+    _core.train_profile_start()
+    for _ in range(EPOCHS):
+        epoch()
+    prof = _core.train_profile_stop()
+    per = 1.0 / prof["batches"]
+
+    rows = {"gather rows and targets": prof["gather"] * per}
+    for i, t in enumerate(prof["layer_forward"]):
+        rows[f"forward, layer {i + 1} ({widths[i]} -> {widths[i + 1]})"] = t * per
+    rows["loss and its gradient"] = prof["loss"] * per
+    for i in reversed(range(len(prof["layer_backward"]))):
+        t = prof["layer_backward"][i]
+        rows[f"backward, layer {i + 1} ({widths[i + 1]} -> {widths[i]})"] = t * per
+    rows["optimizer (Adam)"] = prof["optimizer"] * per
+    rows["constraints, metrics, hook"] = prof["rest"] * per
+    rows["**step** (fit, whole epochs)"] = min(step)
+
     rng = np.random.default_rng(2)
     gemm_total, flops = 0.0, 0.0
     for m, k, n_cols, trans_a, trans_b in gemm_shapes(widths, batch):
@@ -83,14 +90,13 @@ def measure_phases(net_name):
         c = np.empty((m, n_cols), np.float32)
         gemm_total += time_calls(lambda a=a, b=b, c=c: _core.gemm(a, b, c, 1.0, 0.0))
         flops += 2.0 * m * k * n_cols
-    times["GEMMs alone"] = gemm_total
-    return {"times": times, "gemm_flops": flops, "batch": batch}
-
-
-def _seconds(f):
-    start = time.perf_counter()
-    f()
-    return time.perf_counter() - start
+    rows[f"the {len(gemm_shapes(widths, batch))} products alone, warm"] = gemm_total
+    params, grads, state = model._params, model._grads, model._opt_state
+    spec = model.optimizer._c_description()
+    rows["the optimizer alone, warm"] = time_calls(
+        lambda: _core.optimizer_step(spec, params, grads, state)
+    )
+    return {"rows": rows, "gemm_flops": flops}
 
 
 def measure(net_name, threads):
@@ -123,22 +129,23 @@ def main():
     print(f"# Time per batch of one training step, {args.net} {'-'.join(map(str, widths))}")
     print(f"\n- date: {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC")
     print(f"- cpu: {cpu_name()}; nncore path {nncore.kernels.cpu_features()['kernel']}")
-    print(f"- batch {batch}, float32, Adam")
-    print("- command: `python bench/train_phases.py --net " + args.net + "`\n")
+    print(f"- batch {batch}, float32, Adam; fit with shuffling, {EPOCHS} epochs per figure")
+    print(f"- command: `python bench/train_phases.py --net {args.net}`\n")
+    two = len(threads) > 1
     head = "| phase | " + " | ".join(f"{t} thread{'s' * (t > 1)} (us)" for t in threads)
-    print(head + (" | 2 threads / 1 |" if len(threads) > 1 else " |"))
-    print("|---" * (len(threads) + 1 + (len(threads) > 1)) + "|")
-    for phase in results[1]["times"]:
-        values = [results[t]["times"][phase] for t in threads]
-        row = f"| {phase} | " + " | ".join(f"{v * 1e6:.1f}" for v in values)
-        print(row + (f" | {values[0] / values[1]:.2f}x |" if len(threads) > 1 else " |"))
+    print(head + (" | 2 threads / 1 |" if two else " |"))
+    print("|---" * (len(threads) + 1 + two) + "|")
+    for label in results[1]["rows"]:
+        values = [results[t]["rows"][label] for t in threads]
+        row = f"| {label} | " + " | ".join(f"{v * 1e6:.1f}" for v in values)
+        print(row + (f" | {values[0] / values[1]:.2f}x |" if two and values[1] else " |"))
     flops = results[1]["gemm_flops"]
+    products = next(k for k in results[1]["rows"] if k.startswith("the ") and "products" in k)
     for t in threads:
-        r = results[t]["times"]
+        rows = results[t]["rows"]
         print(
-            f"\n{t} thread{'s' * (t > 1)}: the GEMMs do {flops / 1e6:.1f} MFLOP per batch, "
-            f"{flops / r['GEMMs alone'] / 1e9:.1f} GFLOP/s alone; "
-            f"{r['GEMMs alone'] / r['step']:.0%} of the step is GEMM time"
+            f"\n{t} thread{'s' * (t > 1)}: the products do {flops / 1e6:.1f} MFLOP per batch, "
+            f"{flops / rows[products] / 1e9:.1f} GFLOP/s alone"
         )
 
 

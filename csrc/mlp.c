@@ -18,7 +18,6 @@
 
 #include "nncore.h"
 
-#define NC_MAX_LAYERS 256
 #define NC_ALIGN 64
 /* Row gathers of at least this many bytes run on all threads (a batch of 128
  * rows of 784 floats is 401 KB). */
@@ -39,6 +38,31 @@ static double nc_seconds(void)
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (double)now.tv_sec + 1e-9 * (double)now.tv_nsec;
 #endif
+}
+
+/* The profile's sums, and where the loop adds to them: NULL when off. */
+static nc_train_profile nc_profile_sums;
+static nc_train_profile *nc_profile_on;
+
+void nc_train_profile_start(void)
+{
+    memset(&nc_profile_sums, 0, sizeof nc_profile_sums);
+    nc_profile_on = &nc_profile_sums;
+}
+
+void nc_train_profile_stop(nc_train_profile *out)
+{
+    nc_profile_on = NULL;
+    if (out)
+        *out = nc_profile_sums;
+}
+
+/* Adds the seconds since *mark to *sum and moves the mark to now. */
+static void nc_profile_add(double *sum, double *mark)
+{
+    const double now = nc_seconds();
+    *sum += now - *mark;
+    *mark = now;
 }
 
 /* splitmix64's finalizer (Steele, Lea & Flood 2014): a bijective 64-bit mix,

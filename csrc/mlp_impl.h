@@ -174,12 +174,14 @@ static void NET(dropout_forward)(const nc_layer *layer, size_t layer_index, size
 /* ------------------------------------------------------ whole network */
 
 /* The forward pass. logits_only: the output layer's activation is left to
- * the loss, which computes it from the logits with the gradient. */
+ * the loss, which computes it from the logits with the gradient. prof: the
+ * profile to add each layer's time to, or NULL. */
 static nc_status NET(forward)(const nc_network *net, const T *params, size_t batch,
                               NET(buffers) * buf, int training, uint64_t seed, uint64_t step,
-                              int logits_only)
+                              int logits_only, nc_train_profile *prof)
 {
     const T *in = buf->in0;
+    double mark = prof ? nc_seconds() : 0;
     for (size_t l = 0; l < net->n_layers; l++) {
         const nc_layer *layer = &net->layers[l];
         const int skip_activation = logits_only && l == net->n_layers - 1;
@@ -211,6 +213,8 @@ static nc_status NET(forward)(const nc_network *net, const T *params, size_t bat
         if (status != NC_OK)
             return status;
         in = buf->a[l];
+        if (prof)
+            nc_profile_add(&prof->layer_forward[l], &mark);
     }
     return NC_OK;
 }
@@ -252,7 +256,7 @@ static int NET(folds_derivative)(const nc_layer *layer)
 /* dL/dparams into grads, from the forward pass and the output gradient
  * (batch_loss_grad) in buf. */
 static nc_status NET(backward)(const nc_network *net, const T *params, T *grads, size_t batch,
-                               NET(buffers) * buf)
+                               NET(buffers) * buf, nc_train_profile *prof)
 {
     size_t last = net->n_layers - 1;
     /* grad holds dL/da of the current layer, or dL/dz when grad_is_dz: from
@@ -260,7 +264,12 @@ static nc_status NET(backward)(const nc_network *net, const T *params, T *grads,
     T *grad = buf->grad_ping, *spare = buf->grad_pong;
     int grad_is_dz = nc_network_from_logits(net);
     nc_status status = NC_OK;
+    double mark = prof ? nc_seconds() : 0;
+    size_t timed = last + 1; /* the layer whose time runs: none yet */
     for (size_t l = last + 1; status == NC_OK && l-- > 0;) {
+        if (prof && timed <= last)
+            nc_profile_add(&prof->layer_backward[timed], &mark);
+        timed = l;
         const nc_layer *layer = &net->layers[l];
         const T *in = l ? buf->a[l - 1] : buf->in0;
         T *d_in = l ? spare : NULL; /* the input of layer 0 needs no gradient */
@@ -288,6 +297,8 @@ static nc_status NET(backward)(const nc_network *net, const T *params, T *grads,
         spare = grad;
         grad = d_in;
     }
+    if (prof && timed <= last)
+        nc_profile_add(&prof->layer_backward[timed], &mark);
     return status;
 }
 
@@ -404,6 +415,8 @@ nc_status NET(nc_network_train_epoch)(const nc_network *net, nc_optimizer *opt, 
     memset(grads, 0, net->n_params * sizeof(T));
     const int logits = nc_network_from_logits(net);
     double last_report = nc_seconds();
+    nc_train_profile *prof = nc_profile_on;
+    double mark = prof ? last_report : 0;
     for (size_t start = 0; start < n; start += batch_size) {
         size_t count = n - start < batch_size ? n - start : batch_size;
         NET(batch_input)(&buf, x, x_rs, n_in, options->order, start, count);
@@ -414,21 +427,33 @@ nc_status NET(nc_network_train_epoch)(const nc_network *net, nc_optimizer *opt, 
             weights = buf.weight;
         }
         double loss = NAN;
-        status = NET(forward)(net, params, count, &buf, 1, options->seed, opt->iterations, logits);
+        if (prof)
+            nc_profile_add(&prof->gather, &mark);
+        status =
+            NET(forward)(net, params, count, &buf, 1, options->seed, opt->iterations, logits, prof);
+        if (prof)
+            nc_profile_add(&prof->forward, &mark);
         if (status == NC_OK)
             status = NET(batch_loss_grad)(net, params, count, &buf, weights, &loss);
         if (status == NC_OK && !isfinite(loss))
             status = NC_ERR_NONFINITE; /* this batch's update is not applied */
+        if (prof)
+            nc_profile_add(&prof->loss, &mark);
         if (status == NC_OK)
-            status = NET(backward)(net, params, grads, count, &buf);
+            status = NET(backward)(net, params, grads, count, &buf, prof);
+        if (prof)
+            nc_profile_add(&prof->backward, &mark);
         if (status == NC_OK)
             status = K(nc_optimizer_step)(opt, net->n_params, params, grads, opt_state);
+        if (prof)
+            nc_profile_add(&prof->optimizer, &mark);
         if (status != NC_OK) {
             result->last_loss = loss;
             return status;
         }
         NET(apply_constraints)(net, params);
         NET(accumulate_metrics)(net, count, &buf, options, result);
+
         result->batches_done++;
         result->samples_done += count;
         result->loss_sum += loss * (double)count;
@@ -442,6 +467,10 @@ nc_status NET(nc_network_train_epoch)(const nc_network *net, nc_optimizer *opt, 
                                       result->samples_done, result->loss_sum, result->weight_sum))
                     return NC_ERR_INTERRUPTED;
             }
+        }
+        if (prof) {
+            prof->batches++;
+            nc_profile_add(&prof->rest, &mark);
         }
     }
     return NC_OK;
@@ -490,7 +519,7 @@ nc_status NET(nc_network_predict)(const nc_network *net, const T *params, size_t
     for (size_t start = 0; start < n; start += batch_size) {
         size_t count = n - start < batch_size ? n - start : batch_size;
         NET(batch_input)(&buf, x, x_rs, n_in, NULL, start, count);
-        status = NET(forward)(net, params, count, &buf, 0, 0, 0, 0);
+        status = NET(forward)(net, params, count, &buf, 0, 0, 0, 0, NULL);
         if (status != NC_OK)
             return status;
         for (size_t i = 0; i < count; i++)
@@ -523,10 +552,11 @@ nc_status NET(nc_network_loss_grad)(const nc_network *net, const T *params, T *g
         weights = buf.weight;
     }
     memset(grads, 0, net->n_params * sizeof(T));
-    status = NET(forward)(net, params, n, &buf, training, seed, 0, nc_network_from_logits(net));
+    status =
+        NET(forward)(net, params, n, &buf, training, seed, 0, nc_network_from_logits(net), NULL);
     if (status == NC_OK)
         status = NET(batch_loss_grad)(net, params, n, &buf, weights, loss);
     if (status == NC_OK)
-        status = NET(backward)(net, params, grads, n, &buf);
+        status = NET(backward)(net, params, grads, n, &buf, NULL);
     return status;
 }

@@ -377,6 +377,9 @@ typedef enum nc_metric {
     NC_METRIC_MAE = 4
 } nc_metric;
 
+/* The most layers a network may have. */
+#define NC_MAX_LAYERS 256
+
 typedef struct nc_network {
     size_t n_layers;
     const nc_layer *layers;
@@ -386,7 +389,7 @@ typedef struct nc_network {
                         from the logits: stable, and exactly (p - t) scaled */
 } nc_network;
 
-/* Checks the description (1 to 256 layers, widths chain, offsets inside
+/* Checks the description (1 to NC_MAX_LAYERS layers, widths chain, offsets inside
  * n_params, enums and rates valid). Every function below calls it first. */
 nc_status nc_network_check(const nc_network *net);
 
@@ -447,6 +450,28 @@ nc_status nc_network_train_epoch_f64(const nc_network *net, nc_optimizer *opt, d
                                      const double *sample_weight, const nc_train_options *options,
                                      void *workspace, size_t workspace_bytes,
                                      nc_epoch_result *result);
+
+/* Where the training loop spends its time: seconds summed over the batches
+ * of every nc_network_train_epoch call while profiling is on. A diagnostic
+ * for developers (bench/train_phases.py): off by default, and then the loop
+ * reads no clock. One set of sums per process; calls on several threads at
+ * once while profiling add into it without synchronisation. */
+typedef struct nc_train_profile {
+    uint64_t batches;
+    double gather;                        /* copying the batch's rows, targets and weights */
+    double forward;                       /* the forward pass ... */
+    double layer_forward[NC_MAX_LAYERS];  /* ... layer by layer */
+    double loss;                          /* loss and its gradient at the output */
+    double backward;                      /* the backward pass ... */
+    double layer_backward[NC_MAX_LAYERS]; /* ... layer by layer (dense: dW, db, dX) */
+    double optimizer;                     /* the update of the flat buffer */
+    double rest;                          /* constraints, metrics, the progress hook */
+} nc_train_profile;
+
+/* Zeroes the sums and switches profiling on. */
+void nc_train_profile_start(void);
+/* Switches profiling off and copies the sums into *out. */
+void nc_train_profile_stop(nc_train_profile *out);
 
 /* 1 when every element of the m x n matrix x (row stride x_rs, column
  * stride 1) is finite, else 0. */

@@ -279,6 +279,15 @@ cdef extern from "nncore.h" nogil:
         double metric_counts[8]
         double last_loss
 
+    enum: NC_MAX_LAYERS
+    ctypedef struct nc_train_profile:
+        uint64_t batches
+        double gather, forward, loss, backward, optimizer, rest
+        double layer_forward[NC_MAX_LAYERS]
+        double layer_backward[NC_MAX_LAYERS]
+    void nc_train_profile_start()
+    void nc_train_profile_stop(nc_train_profile *out)
+
     nc_status nc_network_train_epoch_f32(const nc_network *net, nc_optimizer *opt,
                                          float *params, float *grads, float *opt_state,
                                          size_t n, const float *x, ptrdiff_t x_rs,

@@ -46,6 +46,29 @@ cdef _code(dict table, name, str what):
         raise ValueError(f"unknown {what} {name!r}; expected one of {valid}") from None
 
 
+def train_profile_start():
+    """Zeroes the training loop's time profile and switches it on (a
+    developer diagnostic: see nc_train_profile in csrc/nncore.h)."""
+    nc_train_profile_start()
+
+
+def train_profile_stop():
+    """Switches the profile off and returns it: seconds per phase of
+    Network.train_epoch summed over its batches since train_profile_start,
+    the per-layer lists as long as the network with the most layers timed."""
+    cdef nc_train_profile p
+    nc_train_profile_stop(&p)
+    cdef size_t n = NC_MAX_LAYERS
+    while n > 0 and p.layer_forward[n - 1] == 0 and p.layer_backward[n - 1] == 0:
+        n -= 1
+    return {
+        "batches": p.batches, "gather": p.gather, "forward": p.forward, "loss": p.loss,
+        "backward": p.backward, "optimizer": p.optimizer, "rest": p.rest,
+        "layer_forward": [p.layer_forward[i] for i in range(n)],
+        "layer_backward": [p.layer_backward[i] for i in range(n)],
+    }
+
+
 cdef class _ProgressState:
     """What the C progress hook needs: the user's callable and the error it raised."""
     cdef object callback

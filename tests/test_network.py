@@ -2,6 +2,8 @@
 forward/backward/update against an independent numpy implementation, the
 classic worked backpropagation example, and the training loop's guarantees."""
 
+import time
+
 import numpy as np
 import pytest
 
@@ -529,3 +531,41 @@ def test_permutation_is_uniform():
 def test_permutation_refuses_a_bad_size(n):
     with pytest.raises((ValueError, OverflowError)):
         _core.permutation(n, 0, 0)
+
+
+def test_train_profile_times_each_phase_and_layer_only_while_on():
+    rng = np.random.default_rng(4)
+    layers = [
+        dense(8, 16, "relu"),
+        {"kind": "dropout", "n": 16, "rate": 0.2},
+        dense(16, 3, "softmax"),
+    ]
+    net = _core.Network(layers, "sparse_categorical_crossentropy", np.float32)
+    x = rng.standard_normal((100, 8)).astype(np.float32)
+    y = rng.integers(0, 3, 100).astype(np.float32)
+    p = (rng.standard_normal(net.n_params) * 0.1).astype(np.float32)
+    g, state = np.empty_like(p), np.zeros(2 * p.size, np.float32)
+
+    def epoch():
+        net.train_epoch(p, g, state, adam(), x, y, None, None, 32, 0, [])
+
+    _core.train_profile_start()
+    _core.train_profile_stop()
+    epoch()  # profiling is off: nothing is added
+    assert _core.train_profile_stop()["batches"] == 0
+
+    _core.train_profile_start()
+    start = time.perf_counter()
+    epoch()
+    epoch()
+    wall = time.perf_counter() - start
+    prof = _core.train_profile_stop()
+    assert prof["batches"] == 8  # 4 batches of at most 32 rows, twice
+    phases = ["gather", "forward", "loss", "backward", "optimizer", "rest"]
+    assert all(prof[k] >= 0 for k in phases)
+    assert prof["forward"] > 0 and prof["backward"] > 0 and prof["optimizer"] > 0
+    assert sum(prof[k] for k in phases) <= wall
+    assert len(prof["layer_forward"]) == len(prof["layer_backward"]) == 3
+    assert all(t > 0 for t in prof["layer_forward"] + prof["layer_backward"])
+    assert sum(prof["layer_forward"]) <= prof["forward"]
+    assert sum(prof["layer_backward"]) <= prof["backward"]
