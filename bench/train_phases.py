@@ -25,7 +25,14 @@ import numpy as np
 
 import nncore
 from nncore import _core
-from nncore.benchmarks import NETWORKS, cpu_name, make_data, thread_environment, time_calls
+from nncore.benchmarks import (
+    NETWORKS,
+    cpu_name,
+    make_data,
+    nncore_model,
+    thread_environment,
+    time_calls,
+)
 
 EPOCHS = 5
 
@@ -45,14 +52,7 @@ def measure_phases(net_name):
     """Seconds per batch of each phase, as a dict of row label -> seconds."""
     widths, act, batch, n = NETWORKS[net_name]
     x, y = make_data(widths, n)
-    model = nncore.Sequential(seed=0)
-    for i, width in enumerate(widths[1:]):
-        last = i == len(widths) - 2
-        out_act = ("sigmoid" if width == 1 else "softmax") if last else act
-        kwargs = {"input_dim": widths[0]} if i == 0 else {}
-        model.add(nncore.Dense(width, activation=out_act, **kwargs))
-    loss = "binary_crossentropy" if widths[-1] == 1 else "sparse_categorical_crossentropy"
-    model.compile(loss=loss, optimizer=nncore.optimizers.Adam(learning_rate=1e-3))
+    model = nncore_model(widths, act)
 
     def epoch():
         model.fit(x, y, epochs=1, batch_size=batch, verbose=0)

@@ -71,7 +71,9 @@ def time_calls(call, min_seconds=0.5):
 # Each returns {"train": samples/s, "predict_1": seconds, "predict_4096": rows/s}.
 
 
-def bench_nncore(widths, act, batch, n, x, y):
+def nncore_model(widths, act):
+    """The benchmark network as a compiled nncore model: hidden layers with
+    `act`, a sigmoid or softmax output with its cross-entropy, Adam."""
     import nncore
 
     model = nncore.Sequential(seed=0)
@@ -82,6 +84,11 @@ def bench_nncore(widths, act, batch, n, x, y):
         model.add(nncore.Dense(width, activation=out_act, **kwargs))
     loss = "binary_crossentropy" if widths[-1] == 1 else "sparse_categorical_crossentropy"
     model.compile(loss=loss, optimizer=nncore.optimizers.Adam(learning_rate=1e-3))
+    return model
+
+
+def bench_nncore(widths, act, batch, n, x, y):
+    model = nncore_model(widths, act)
     train = time_epochs(lambda: model.fit(x, y, epochs=1, batch_size=batch, verbose=0), n)
     one, many = x[:1], np.resize(x, (4096, widths[0]))
     return {
