@@ -453,7 +453,6 @@ nc_status NET(nc_network_train_epoch)(const nc_network *net, nc_optimizer *opt, 
         }
         NET(apply_constraints)(net, params);
         NET(accumulate_metrics)(net, count, &buf, options, result);
-
         result->batches_done++;
         result->samples_done += count;
         result->loss_sum += loss * (double)count;

@@ -56,9 +56,6 @@ def get_num_threads():
     return nc_get_num_threads()
 
 
-from libc.stdint cimport uint64_t
-
-
 def permutation(n, seed, stream):
     """A uniformly random permutation of range(n) as a uintp array, a function
     of (seed, stream) alone (nc_permutation): the batch order of an epoch."""

@@ -8,6 +8,7 @@
 # independently; they share this module's namespace.
 
 cimport numpy as cnp
+from libc.stdint cimport uint64_t
 import numpy as np
 
 cnp.import_array()

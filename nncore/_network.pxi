@@ -3,7 +3,6 @@
 # keep the C calls memory-safe; the messages users read come from models.py.
 
 from cpython.exc cimport PyErr_CheckSignals
-from libc.stdint cimport uint64_t
 from libc.stdlib cimport calloc, free
 
 ACTIVATION_CODES = {
