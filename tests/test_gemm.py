@@ -110,7 +110,7 @@ def test_threads_api():
         kernels.set_num_threads(before)
 
 
-def test_threadpoolctl_limits_the_kernels_threads_unless_set_explicitly():
+def test_threadpoolctl_limits_the_kernels_threads_unless_set_explicitly(tmp_path):
     # Without set_num_threads or NNCORE_NUM_THREADS, nncore runs as many
     # threads as OpenMP would, so threadpoolctl (as scikit-learn uses it) limits
     # it; a fresh process, since this one may have set a count already.
@@ -129,9 +129,12 @@ def test_threadpoolctl_limits_the_kernels_threads_unless_set_explicitly():
     )
     env = {k: v for k, v in os.environ.items() if k != "NNCORE_NUM_THREADS"}
     env["OMP_NUM_THREADS"] = "2"
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-    ).stdout.split()
+    # run outside the repository, so that `import nncore` is the installed one
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.split()
     if out == ["no-openmp"]:
         pytest.skip("built without OpenMP")
     assert out == ["2", "1", "2"]  # followed OpenMP, then kept the explicit count
