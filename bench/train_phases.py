@@ -19,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -114,6 +115,7 @@ def measure(net_name, threads):
         capture_output=True,
         text=True,
         check=True,
+        cwd=tempfile.gettempdir(),  # not a source tree: `import nncore` is the installed one
     )
     line = next(li for li in done.stdout.splitlines() if li.startswith("RESULT "))
     return json.loads(line[len("RESULT ") :])

@@ -17,6 +17,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -296,6 +297,7 @@ def measure(net, peer, threads, timeout=900):
             capture_output=True,
             text=True,
             timeout=timeout,
+            cwd=tempfile.gettempdir(),  # not a source tree: `import nncore` is the installed one
         )
     except subprocess.TimeoutExpired:
         return None
