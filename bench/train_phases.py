@@ -146,7 +146,7 @@ def main():
     for t in threads:
         rows = results[t]["rows"]
         print(
-            f"\n{t} thread{'s' * (t > 1)}: the products do {flops / 1e6:.1f} MFLOP per batch, "
+            f"\n{t} thread{'s' * (t > 1)}: the products do {flops / 1e6:.3g} MFLOP per batch, "
             f"{flops / rows[products] / 1e9:.1f} GFLOP/s alone"
         )
 
