@@ -37,6 +37,7 @@ import numpy as np  # noqa: E402
 from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
 
 from nncore import _core, kernels  # noqa: E402
+from nncore.benchmarks import cpu_name  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -44,17 +45,6 @@ ROOT = os.path.dirname(HERE)
 SQUARE = [64, 128, 256, 512, 1024, 2048]
 # (batch, n_in, n_out) of dense layers: forward X W is batch x n_in x n_out.
 MLP = [(128, 784, 256), (128, 256, 128), (128, 128, 10), (256, 1024, 1024), (32, 2, 4)]
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def compile_and_run(name, sources, flags):
@@ -183,7 +173,7 @@ def main():
 
     print("# nncore GEMM vs numpy (OpenBLAS)\n")
     print(f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
-    print(f"- CPU: {cpu_model()}, {os.cpu_count()} logical CPUs")
+    print(f"- CPU: {cpu_name()}, {os.cpu_count()} logical CPUs")
     print(f"- nncore path: {kernels.cpu_features()['kernel']}; numpy {np.__version__}")
     for info in blas:
         print(

@@ -15,11 +15,7 @@ not an API.
 """
 
 import argparse
-import json
 import os
-import subprocess
-import sys
-import tempfile
 import time
 
 import numpy as np
@@ -31,7 +27,7 @@ from nncore.benchmarks import (
     cpu_name,
     make_data,
     nncore_model,
-    thread_environment,
+    run_pinned,
     time_calls,
 )
 
@@ -101,24 +97,12 @@ def measure_phases(net_name):
 
 
 def measure(net_name, threads):
-    code = (
-        "import json, os, sys\n"
-        f"sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})\n"
-        "from train_phases import measure_phases\n"
-        f"cores = sorted(os.sched_getaffinity(0))[:{threads}]\n"
-        "os.sched_setaffinity(0, cores)\n"
-        f"print('RESULT', json.dumps(measure_phases({net_name!r})))\n"
+    here = os.path.dirname(os.path.abspath(__file__))
+    return run_pinned(
+        f"measure_phases({net_name!r})",
+        threads,
+        setup=f"sys.path.insert(0, {here!r})\nfrom train_phases import measure_phases\n",
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        env=thread_environment(threads),
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=tempfile.gettempdir(),  # not a source tree: `import nncore` is the installed one
-    )
-    line = next(li for li in done.stdout.splitlines() if li.startswith("RESULT "))
-    return json.loads(line[len("RESULT ") :])
 
 
 def main():

@@ -280,32 +280,45 @@ def thread_environment(threads):
     return env
 
 
-def measure(net, peer, threads, timeout=900):
-    """One measurement in a subprocess pinned to `threads` cores; None if it failed."""
+def run_pinned(call, threads, *, setup="", timeout=None):
+    """The JSON value of the Python expression `call` (after the statements
+    `setup`), evaluated in a fresh process pinned to `threads` cores with every
+    thread pool held to that count. RuntimeError with the child's stderr if it
+    fails; subprocess.TimeoutExpired after `timeout` seconds."""
     code = (
-        "import json, os, sys\n"
-        "from nncore.benchmarks import measure_here\n"
-        f"cores = sorted(os.sched_getaffinity(0))[:{threads}] "
+        "import json, os, sys\n" + setup + f"cores = sorted(os.sched_getaffinity(0))[:{threads}] "
         "if hasattr(os, 'sched_setaffinity') else None\n"
         "if cores: os.sched_setaffinity(0, cores)\n"
-        f"print('RESULT', json.dumps(measure_here({net!r}, {peer!r})))\n"
+        f"print('RESULT', json.dumps({call}))\n"
     )
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", code],
-            env=thread_environment(threads),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            cwd=tempfile.gettempdir(),  # not a source tree: `import nncore` is the installed one
-        )
-    except subprocess.TimeoutExpired:
-        return None
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=thread_environment(threads),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=tempfile.gettempdir(),  # not a source tree: `import nncore` is the installed one
+    )
     for line in done.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[len("RESULT ") :])
-    sys.stderr.write(f"[{peer} on {net}] failed:\n{done.stderr[-2000:]}\n")
-    return None
+    raise RuntimeError(done.stderr[-2000:])
+
+
+def measure(net, peer, threads, timeout=900):
+    """One measurement in a subprocess pinned to `threads` cores; None if it failed."""
+    try:
+        return run_pinned(
+            f"measure_here({net!r}, {peer!r})",
+            threads,
+            setup="from nncore.benchmarks import measure_here\n",
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return None
+    except RuntimeError as exc:
+        sys.stderr.write(f"[{peer} on {net}] failed:\n{exc}\n")
+        return None
 
 
 def installed_peers():
