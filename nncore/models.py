@@ -172,6 +172,7 @@ class Sequential:
         self._c_loss = None
         self._metric_names = []  # as the user wrote them
         self._opt_state = None
+        self._rollback = None  # fit's copies of params and optimizer state, reused
         self.stop_training = False
         self.history = None
         # Free-form JSON-serializable information saved with the model (e.g.
@@ -657,7 +658,7 @@ class Sequential:
         buffers kept from one epoch and one fit to the next: fresh copies would
         page-fault their whole size in every epoch (15% of the time of a
         3-million-parameter network)."""
-        kept = getattr(self, "_rollback", None)
+        kept = self._rollback
         if (
             kept is None
             or kept[0].shape != self._params.shape
