@@ -193,3 +193,46 @@ int nc_get_num_threads(void)
     return 1;
 #endif
 }
+
+/* ------------------------------------------------ floating-point mode */
+
+#if defined(NC_X86)
+#include <xmmintrin.h>
+#define NC_MXCSR_DAZ 0x0040u /* denormal inputs are zero */
+#define NC_MXCSR_FTZ 0x8000u /* denormal results are zero */
+#endif
+
+uint64_t nc_fp_state(void)
+{
+#if defined(NC_X86)
+    return _mm_getcsr();
+#elif defined(__aarch64__) && defined(__GNUC__)
+    uint64_t fpcr;
+    __asm__ __volatile__("mrs %0, fpcr" : "=r"(fpcr));
+    return fpcr;
+#else
+    return 0;
+#endif
+}
+
+void nc_fp_set_state(uint64_t state)
+{
+#if defined(NC_X86)
+    _mm_setcsr((unsigned)state);
+#elif defined(__aarch64__) && defined(__GNUC__)
+    __asm__ __volatile__("msr fpcr, %0" : : "r"(state));
+#else
+    (void)state;
+#endif
+}
+
+uint64_t nc_fp_flush_denormals(void)
+{
+    const uint64_t saved = nc_fp_state();
+#if defined(NC_X86)
+    nc_fp_set_state(saved | NC_MXCSR_DAZ | NC_MXCSR_FTZ);
+#elif defined(__aarch64__) && defined(__GNUC__)
+    nc_fp_set_state(saved | ((uint64_t)1 << 24)); /* FPCR.FZ */
+#endif
+    return saved;
+}

@@ -365,8 +365,14 @@ static nc_status FN(gemm)(const PATH *path, size_t m, size_t n, size_t k, T alph
                 threads = 1;
             if (threads > 1) {
 #if defined(NNCORE_OPENMP)
+                const uint64_t fp = nc_fp_state(); /* the caller's, for every thread */
 #pragma omp parallel num_threads(threads)
-                FN(small_rows)(path, &s, omp_get_thread_num(), omp_get_num_threads());
+                {
+                    const uint64_t own = nc_fp_state();
+                    nc_fp_set_state(fp);
+                    FN(small_rows)(path, &s, omp_get_thread_num(), omp_get_num_threads());
+                    nc_fp_set_state(own);
+                }
                 return NC_OK;
 #endif
             }
@@ -382,8 +388,14 @@ static nc_status FN(gemm)(const PATH *path, size_t m, size_t n, size_t k, T alph
         threads = 1;
     if (threads > 1) {
 #if defined(NNCORE_OPENMP)
+        const uint64_t fp = nc_fp_state(); /* the caller's, for every thread */
 #pragma omp parallel num_threads(threads)
-        FN(gemm_worker)(path, &g, omp_get_thread_num(), omp_get_num_threads());
+        {
+            const uint64_t own = nc_fp_state();
+            nc_fp_set_state(fp);
+            FN(gemm_worker)(path, &g, omp_get_thread_num(), omp_get_num_threads());
+            nc_fp_set_state(own);
+        }
         return NC_OK;
 #endif
     }

@@ -16,6 +16,7 @@
 #include <windows.h>
 #endif
 
+#include "cpu.h"
 #include "nncore.h"
 
 #define NC_ALIGN 64

@@ -391,11 +391,11 @@ static nc_status NET(check_call)(const nc_network *net, size_t batch, void *work
     return NC_OK;
 }
 
-nc_status NET(nc_network_train_epoch)(const nc_network *net, nc_optimizer *opt, T *params, T *grads,
-                                      T *opt_state, size_t n, const T *x, ptrdiff_t x_rs,
-                                      const T *y, ptrdiff_t y_rs, const T *sample_weight,
-                                      const nc_train_options *options, void *workspace,
-                                      size_t workspace_bytes, nc_epoch_result *result)
+static nc_status NET(train_epoch)(const nc_network *net, nc_optimizer *opt, T *params, T *grads,
+                                  T *opt_state, size_t n, const T *x, ptrdiff_t x_rs, const T *y,
+                                  ptrdiff_t y_rs, const T *sample_weight,
+                                  const nc_train_options *options, void *workspace,
+                                  size_t workspace_bytes, nc_epoch_result *result)
 {
     if (!options || !result || !opt || options->batch_size == 0 || options->n_metrics > 8 ||
         (n && (!x || !y || !params || !grads || !opt_state)))
@@ -503,9 +503,9 @@ int NET(nc_all_finite)(size_t m, size_t n, const T *x, ptrdiff_t x_rs)
     return 1;
 }
 
-nc_status NET(nc_network_predict)(const nc_network *net, const T *params, size_t n, const T *x,
-                                  ptrdiff_t x_rs, T *out, ptrdiff_t out_rs, size_t batch_size,
-                                  void *workspace, size_t workspace_bytes)
+static nc_status NET(predict)(const nc_network *net, const T *params, size_t n, const T *x,
+                              ptrdiff_t x_rs, T *out, ptrdiff_t out_rs, size_t batch_size,
+                              void *workspace, size_t workspace_bytes)
 {
     if (batch_size == 0 || (n && (!x || !out || !params)))
         return NC_ERR_INVALID_ARGUMENT;
@@ -528,10 +528,10 @@ nc_status NET(nc_network_predict)(const nc_network *net, const T *params, size_t
     return NC_OK;
 }
 
-nc_status NET(nc_network_loss_grad)(const nc_network *net, const T *params, T *grads, size_t n,
-                                    const T *x, ptrdiff_t x_rs, const T *y, ptrdiff_t y_rs,
-                                    const T *sample_weight, int training, uint64_t seed,
-                                    void *workspace, size_t workspace_bytes, double *loss)
+static nc_status NET(loss_grad)(const nc_network *net, const T *params, T *grads, size_t n,
+                                const T *x, ptrdiff_t x_rs, const T *y, ptrdiff_t y_rs,
+                                const T *sample_weight, int training, uint64_t seed,
+                                void *workspace, size_t workspace_bytes, double *loss)
 {
     if (!loss || n == 0 || !x || !y || !params || !grads)
         return NC_ERR_INVALID_ARGUMENT;
@@ -557,5 +557,46 @@ nc_status NET(nc_network_loss_grad)(const nc_network *net, const T *params, T *g
         status = NET(batch_loss_grad)(net, params, n, &buf, weights, loss);
     if (status == NC_OK)
         status = NET(backward)(net, params, grads, n, &buf, NULL);
+    return status;
+}
+
+/* ------------------------------------------------------ entry points */
+
+/* Each runs with denormals flushed to zero and gives the caller's
+ * floating-point mode back on return (cpu.h, nc_fp_flush_denormals). */
+
+nc_status NET(nc_network_train_epoch)(const nc_network *net, nc_optimizer *opt, T *params, T *grads,
+                                      T *opt_state, size_t n, const T *x, ptrdiff_t x_rs,
+                                      const T *y, ptrdiff_t y_rs, const T *sample_weight,
+                                      const nc_train_options *options, void *workspace,
+                                      size_t workspace_bytes, nc_epoch_result *result)
+{
+    const uint64_t fp = nc_fp_flush_denormals();
+    nc_status status = NET(train_epoch)(net, opt, params, grads, opt_state, n, x, x_rs, y, y_rs,
+                                        sample_weight, options, workspace, workspace_bytes, result);
+    nc_fp_set_state(fp);
+    return status;
+}
+
+nc_status NET(nc_network_predict)(const nc_network *net, const T *params, size_t n, const T *x,
+                                  ptrdiff_t x_rs, T *out, ptrdiff_t out_rs, size_t batch_size,
+                                  void *workspace, size_t workspace_bytes)
+{
+    const uint64_t fp = nc_fp_flush_denormals();
+    nc_status status =
+        NET(predict)(net, params, n, x, x_rs, out, out_rs, batch_size, workspace, workspace_bytes);
+    nc_fp_set_state(fp);
+    return status;
+}
+
+nc_status NET(nc_network_loss_grad)(const nc_network *net, const T *params, T *grads, size_t n,
+                                    const T *x, ptrdiff_t x_rs, const T *y, ptrdiff_t y_rs,
+                                    const T *sample_weight, int training, uint64_t seed,
+                                    void *workspace, size_t workspace_bytes, double *loss)
+{
+    const uint64_t fp = nc_fp_flush_denormals();
+    nc_status status = NET(loss_grad)(net, params, grads, n, x, x_rs, y, y_rs, sample_weight,
+                                      training, seed, workspace, workspace_bytes, loss);
+    nc_fp_set_state(fp);
     return status;
 }

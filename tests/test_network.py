@@ -2,6 +2,7 @@
 forward/backward/update against an independent numpy implementation, the
 classic worked backpropagation example, and the training loop's guarantees."""
 
+import platform
 import time
 
 import numpy as np
@@ -436,6 +437,48 @@ def test_thread_count_does_not_change_results():
     finally:
         kernels.set_num_threads(before)
     np.testing.assert_array_equal(results[0], results[1])
+
+
+# where nncore can set the floating-point mode (cpu.c, nc_fp_flush_denormals)
+FLUSHES_DENORMALS = platform.machine().lower() in ("x86_64", "amd64", "arm64", "aarch64")
+
+
+@pytest.mark.skipif(not FLUSHES_DENORMALS, reason="no denormal flushing on this machine")
+@pytest.mark.parametrize("threads", [1, 2])
+def test_network_flushes_denormals_on_every_thread_and_restores_the_callers_mode(threads):
+    # every output is 64 * 1e-20 * 1e-20 = 6.4e-39, below float32's smallest
+    # normal (1.2e-38): flushed to zero, on both threads of the product
+    net = _core.Network([dense(64, 256, use_bias=False)], "mse", np.float32)
+    params = np.full(net.n_params, 1e-20, np.float32)
+    x = np.full((512, 64), 1e-20, np.float32)
+    tiny = np.float32(1e-20)
+    assert tiny * tiny != 0  # numpy here keeps denormals
+    before = kernels.get_num_threads()
+    try:
+        kernels.set_num_threads(threads)
+        out = net.predict(params, x)
+        assert out.shape == (512, 256) and not out.any()
+        assert tiny * tiny != 0  # the caller's mode is back
+        # the kernels themselves keep denormals, on every thread, though the
+        # threads may have started inside a network call (and inherited its mode)
+        kept = kernels.gemm(x, params.reshape(64, 256))
+        np.testing.assert_allclose(kept, 6.4e-39, rtol=1e-3)
+        net.train_epoch(
+            params,
+            np.empty_like(params),
+            np.zeros(2 * params.size, np.float32),
+            adam(),
+            x,
+            np.zeros((512, 256), np.float32),
+            None,
+            None,
+            128,
+            0,
+            [],
+        )
+        assert tiny * tiny != 0
+    finally:
+        kernels.set_num_threads(before)
 
 
 @pytest.mark.parametrize(
