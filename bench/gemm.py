@@ -1,15 +1,15 @@
 """GEMM throughput: nncore against numpy (OpenBLAS), side by side in one run.
 
-    python bench/gemm.py            # the full table (one to two minutes)
-    python bench/gemm.py --quick    # fewer repeats
+    python bench/gemm.py            # the full table (about five minutes)
+    python bench/gemm.py --quick    # fewer repeats, one round
 
 Prints markdown: the machine, the measured FMA peak of one core (bench/fma_peak.c,
 compiled here when gcc is available), then GFLOP/s for square and MLP-shaped
 products (forward X W, and the two backward products X^T dZ and dZ W^T, as
 transposed views), float32 and float64, 1 and 2 threads, and the C-level cost
 of tiny products (bench/gemm_tiny.c). Timings are the best of several
-repeats; numpy and nncore run one after the other for each shape, so load from
-other processes hits both alike.
+repeats in each of three rounds; numpy and nncore take turns within each
+round, so load from other processes hits both alike.
 
 numpy's OpenBLAS picks its kernel from the CPU unless OPENBLAS_CORETYPE says
 otherwise; this script re-runs itself without OPENBLAS_CORETYPE and
@@ -45,6 +45,7 @@ ROOT = os.path.dirname(HERE)
 SQUARE = [64, 128, 256, 512, 1024, 2048]
 # (batch, n_in, n_out) of dense layers: forward X W is batch x n_in x n_out.
 MLP = [(128, 784, 256), (128, 256, 128), (128, 128, 10), (256, 1024, 1024), (32, 2, 4)]
+ROUNDS = 3  # turns each library gets at every product (see best_times)
 
 
 def compile_and_run(name, sources, flags):
@@ -91,16 +92,18 @@ def micro_ceiling():
     return {dtype: float(gflops) for dtype, gflops in (line.split() for line in out.splitlines())}
 
 
-def best_times(functions, repeats, min_seconds=0.02):
+def best_times(functions, repeats, rounds=ROUNDS, min_seconds=0.02):
     """Best seconds per call of each function.
 
     Each function runs its repeats as one block, after a pause: OpenBLAS'
     and OpenMP's worker threads spin for a while after a call, and would
-    otherwise steal the second core from the other library's threads.
+    otherwise steal the second core from the other library's threads. The
+    blocks take turns for `rounds` rounds, so that a slow spell of this
+    shared machine (its neighbours' cache and memory traffic) lasting a few
+    seconds cannot fall on one library's only block.
     """
-    best = []
+    calls = []
     for f in functions:
-        time.sleep(0.05)
         f()  # warm up (first touch of buffers, thread start)
         n = 1
         while True:
@@ -110,13 +113,17 @@ def best_times(functions, repeats, min_seconds=0.02):
             if time.perf_counter() - start >= min_seconds or n >= 1 << 20:
                 break
             n *= 2
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            for _ in range(n):
-                f()
-            times.append((time.perf_counter() - start) / n)
-        best.append(min(times))
+        calls.append(n)
+    best = [float("inf")] * len(functions)
+    for _ in range(rounds):
+        for i, (f, n) in enumerate(zip(functions, calls)):
+            time.sleep(0.05)
+            f()
+            for _ in range(repeats):
+                start = time.perf_counter()
+                for _ in range(n):
+                    f()
+                best[i] = min(best[i], (time.perf_counter() - start) / n)
     return best
 
 
@@ -131,7 +138,7 @@ def cases():
         yield f"dZ W^T {batch}x{n_out}x{n_in}", (batch, n_out), (n_in, n_out), False, True
 
 
-def run(repeats):
+def run(repeats, rounds):
     rng = np.random.default_rng(0)
     rows = []
     for label, a_shape, b_shape, trans_a, trans_b in cases():
@@ -157,18 +164,20 @@ def run(repeats):
                             partial(kernels.gemm, a, b, trans_a=trans_a, trans_b=trans_b, out=out),
                         ],
                         repeats=2 if big else repeats,
+                        rounds=rounds,
                     )
                 rows.append((label, dtype.__name__, threads, flops, t_numpy, t_kernel, t_api))
     return rows
 
 
 def main():
-    repeats = 3 if "--quick" in sys.argv else 7
+    quick = "--quick" in sys.argv
+    repeats, rounds = (3, 1) if quick else (5, ROUNDS)
     blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
     peak = fma_peak()
     ceiling = micro_ceiling()
     before = kernels.get_num_threads()
-    rows = run(repeats)
+    rows = run(repeats, rounds)
     kernels.set_num_threads(before)
 
     print("# nncore GEMM vs numpy (OpenBLAS)\n")
