@@ -46,6 +46,10 @@ SQUARE = [64, 128, 256, 512, 1024, 2048]
 # (batch, n_in, n_out) of dense layers: forward X W is batch x n_in x n_out.
 MLP = [(128, 784, 256), (128, 256, 128), (128, 128, 10), (256, 1024, 1024), (32, 2, 4)]
 ROUNDS = 3  # turns each library gets at every product (see best_times)
+# Seconds of rest before each block. OpenBLAS' threads keep spinning after a
+# 2-thread square 1024 product for longer than 0.05 s: with that pause the
+# nncore block right after numpy's ran at 124 GFLOP/s, the next one at 205.
+PAUSE = 0.25
 
 
 def compile_and_run(name, sources, flags):
@@ -117,7 +121,7 @@ def best_times(functions, repeats, rounds=ROUNDS, min_seconds=0.02):
     best = [float("inf")] * len(functions)
     for _ in range(rounds):
         for i, (f, n) in enumerate(zip(functions, calls)):
-            time.sleep(0.05)
+            time.sleep(PAUSE)
             f()
             for _ in range(repeats):
                 start = time.perf_counter()
