@@ -174,11 +174,14 @@ static void NET(dropout_forward)(const nc_layer *layer, size_t layer_index, size
 /* ------------------------------------------------------ whole network */
 
 /* The forward pass. logits_only: the output layer's activation is left to
- * the loss, which computes it from the logits with the gradient. prof: the
- * profile to add each layer's time to, or NULL. */
+ * the loss, which computes it from the logits with the gradient. keep_z: a
+ * backward pass follows and reads each dense layer's z besides its a;
+ * without it (predict) the activation overwrites z, one less buffer to
+ * write and to pull through the caches. prof: the profile to add each
+ * layer's time to, or NULL. */
 static nc_status NET(forward)(const nc_network *net, const T *params, size_t batch,
                               NET(buffers) * buf, int training, uint64_t seed, uint64_t step,
-                              int logits_only, nc_train_profile *prof)
+                              int logits_only, int keep_z, nc_train_profile *prof)
 {
     const T *in = buf->in0;
     double mark = prof ? nc_seconds() : 0;
@@ -187,12 +190,14 @@ static nc_status NET(forward)(const nc_network *net, const T *params, size_t bat
         const int skip_activation = logits_only && l == net->n_layers - 1;
         nc_status status = NC_OK;
         switch (layer->kind) {
-        case NC_LAYER_DENSE:
+        case NC_LAYER_DENSE: {
+            T *a = keep_z ? buf->own_a[l] : buf->own_z[l];
             buf->z[l] = buf->own_z[l];
-            buf->a[l] = layer->activation == NC_ACT_LINEAR ? buf->own_z[l] : buf->own_a[l];
-            status = NET(dense_forward)(layer, params, batch, in, buf->own_z[l], buf->own_a[l],
-                                        skip_activation);
+            buf->a[l] = layer->activation == NC_ACT_LINEAR ? buf->own_z[l] : a;
+            status =
+                NET(dense_forward)(layer, params, batch, in, buf->own_z[l], a, skip_activation);
             break;
+        }
         case NC_LAYER_ACTIVATION:
             buf->z[l] = in;
             buf->a[l] = buf->own_a[l];
@@ -429,8 +434,8 @@ static nc_status NET(train_epoch)(const nc_network *net, nc_optimizer *opt, T *p
         double loss = NAN;
         if (prof)
             nc_profile_add(&prof->gather, &mark);
-        status =
-            NET(forward)(net, params, count, &buf, 1, options->seed, opt->iterations, logits, prof);
+        status = NET(forward)(net, params, count, &buf, 1, options->seed, opt->iterations, logits,
+                              1, prof);
         if (prof)
             nc_profile_add(&prof->forward, &mark);
         if (status == NC_OK)
@@ -518,7 +523,7 @@ static nc_status NET(predict)(const nc_network *net, const T *params, size_t n, 
     for (size_t start = 0; start < n; start += batch_size) {
         size_t count = n - start < batch_size ? n - start : batch_size;
         NET(batch_input)(&buf, x, x_rs, n_in, NULL, start, count);
-        status = NET(forward)(net, params, count, &buf, 0, 0, 0, 0, NULL);
+        status = NET(forward)(net, params, count, &buf, 0, 0, 0, 0, 0, NULL);
         if (status != NC_OK)
             return status;
         for (size_t i = 0; i < count; i++)
@@ -552,7 +557,7 @@ static nc_status NET(loss_grad)(const nc_network *net, const T *params, T *grads
     }
     memset(grads, 0, net->n_params * sizeof(T));
     status =
-        NET(forward)(net, params, n, &buf, training, seed, 0, nc_network_from_logits(net), NULL);
+        NET(forward)(net, params, n, &buf, training, seed, 0, nc_network_from_logits(net), 1, NULL);
     if (status == NC_OK)
         status = NET(batch_loss_grad)(net, params, n, &buf, weights, loss);
     if (status == NC_OK)
