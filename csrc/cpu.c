@@ -215,8 +215,9 @@ uint64_t nc_fp_state(void)
 #endif
 }
 
-void nc_fp_set_state(uint64_t state)
+uint64_t nc_fp_swap(uint64_t state)
 {
+    const uint64_t before = nc_fp_state();
 #if defined(NC_X86)
     _mm_setcsr((unsigned)state);
 #elif defined(__aarch64__) && defined(__GNUC__)
@@ -224,15 +225,16 @@ void nc_fp_set_state(uint64_t state)
 #else
     (void)state;
 #endif
+    return before;
 }
 
 uint64_t nc_fp_flush_denormals(void)
 {
-    const uint64_t saved = nc_fp_state();
 #if defined(NC_X86)
-    nc_fp_set_state(saved | NC_MXCSR_DAZ | NC_MXCSR_FTZ);
+    return nc_fp_swap(nc_fp_state() | NC_MXCSR_DAZ | NC_MXCSR_FTZ);
 #elif defined(__aarch64__) && defined(__GNUC__)
-    nc_fp_set_state(saved | ((uint64_t)1 << 24)); /* FPCR.FZ */
+    return nc_fp_swap(nc_fp_state() | ((uint64_t)1 << 24)); /* FPCR.FZ */
+#else
+    return nc_fp_state();
 #endif
-    return saved;
 }

@@ -16,19 +16,20 @@
 void nc_cpu_init(void);
 
 /* The calling thread's floating-point control state (x86: MXCSR; aarch64:
- * FPCR; 0 elsewhere, where setting it does nothing). */
+ * FPCR; 0 elsewhere, where setting it does nothing), and a swap that sets
+ * it and returns the state it replaces. */
 uint64_t nc_fp_state(void);
-void nc_fp_set_state(uint64_t state);
+uint64_t nc_fp_swap(uint64_t state);
 
 /* Sets the calling thread to flush denormals to zero (results and, on x86,
  * inputs: MXCSR FTZ and DAZ; aarch64 FPCR.FZ) and returns the state it had,
- * for nc_fp_set_state. The network entry points (nc_network_*) run so, as
- * TensorFlow runs its kernels: a float below 1.2e-38 carries nothing a
- * network can use, and arithmetic on it costs some 100 cycles on x86 (a
- * nearly fitted model's tiny gradients halved the tiny benchmark's speed).
- * The kernels' own parallel regions give every thread the caller's state
- * (see nc_fp_set_state in gemm_impl.h), so results stay the same bits for
- * any thread count. */
+ * for nc_fp_swap to put back. The network entry points (nc_network_*) run
+ * so, as TensorFlow runs its kernels: a float below 1.2e-38 carries nothing
+ * a network can use, and arithmetic on it costs some 100 cycles on x86 (a
+ * nearly fitted tiny network lost 30% of its speed over 60 epochs). The
+ * parallel regions of the kernels (gemm_impl.h, optim_impl.h) give each
+ * thread the caller's state, so results stay the same bits for any thread
+ * count. */
 uint64_t nc_fp_flush_denormals(void);
 
 /* Fills the kernel table for the named path ("generic", "avx2", ...). */

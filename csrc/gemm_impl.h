@@ -368,10 +368,9 @@ static nc_status FN(gemm)(const PATH *path, size_t m, size_t n, size_t k, T alph
                 const uint64_t fp = nc_fp_state(); /* the caller's, for every thread */
 #pragma omp parallel num_threads(threads)
                 {
-                    const uint64_t own = nc_fp_state();
-                    nc_fp_set_state(fp);
+                    const uint64_t own = nc_fp_swap(fp);
                     FN(small_rows)(path, &s, omp_get_thread_num(), omp_get_num_threads());
-                    nc_fp_set_state(own);
+                    nc_fp_swap(own);
                 }
                 return NC_OK;
 #endif
@@ -391,10 +390,9 @@ static nc_status FN(gemm)(const PATH *path, size_t m, size_t n, size_t k, T alph
         const uint64_t fp = nc_fp_state(); /* the caller's, for every thread */
 #pragma omp parallel num_threads(threads)
         {
-            const uint64_t own = nc_fp_state();
-            nc_fp_set_state(fp);
+            const uint64_t own = nc_fp_swap(fp);
             FN(gemm_worker)(path, &g, omp_get_thread_num(), omp_get_num_threads());
-            nc_fp_set_state(own);
+            nc_fp_swap(own);
         }
         return NC_OK;
 #endif

@@ -579,7 +579,7 @@ nc_status NET(nc_network_train_epoch)(const nc_network *net, nc_optimizer *opt, 
     const uint64_t fp = nc_fp_flush_denormals();
     nc_status status = NET(train_epoch)(net, opt, params, grads, opt_state, n, x, x_rs, y, y_rs,
                                         sample_weight, options, workspace, workspace_bytes, result);
-    nc_fp_set_state(fp);
+    nc_fp_swap(fp);
     return status;
 }
 
@@ -590,7 +590,7 @@ nc_status NET(nc_network_predict)(const nc_network *net, const T *params, size_t
     const uint64_t fp = nc_fp_flush_denormals();
     nc_status status =
         NET(predict)(net, params, n, x, x_rs, out, out_rs, batch_size, workspace, workspace_bytes);
-    nc_fp_set_state(fp);
+    nc_fp_swap(fp);
     return status;
 }
 
@@ -602,6 +602,6 @@ nc_status NET(nc_network_loss_grad)(const nc_network *net, const T *params, T *g
     const uint64_t fp = nc_fp_flush_denormals();
     nc_status status = NET(loss_grad)(net, params, grads, n, x, x_rs, y, y_rs, sample_weight,
                                       training, seed, workspace, workspace_bytes, loss);
-    nc_fp_set_state(fp);
+    nc_fp_swap(fp);
     return status;
 }

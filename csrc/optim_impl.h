@@ -87,8 +87,7 @@ nc_status FAST(nc_optimizer_step)(nc_optimizer *opt, size_t n, T *restrict w, co
 #pragma omp parallel num_threads(threads)
 #endif
     {
-        const uint64_t own = nc_fp_state();
-        nc_fp_set_state(fp);
+        const uint64_t own = nc_fp_swap(fp);
         size_t part = 0, parts = 1;
 #if defined(NNCORE_OPENMP)
         part = (size_t)omp_get_thread_num();
@@ -99,7 +98,7 @@ nc_status FAST(nc_optimizer_step)(nc_optimizer *opt, size_t n, T *restrict w, co
         size_t begin = chunk * part < n ? chunk * part : n;
         size_t end = chunk < n - begin ? begin + chunk : n;
         FAST(optimizer_update_range)(opt, t, n, begin, end, w, g, state);
-        nc_fp_set_state(own);
+        nc_fp_swap(own);
     }
     (void)threads;
     opt->iterations = t;
