@@ -419,6 +419,8 @@ def main(argv=None):
     parser.add_argument("--threads", action="append", type=int)
     parser.add_argument("--rounds", type=int, default=1, help="measure everything this many times")
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     if args.net and args.peer and len(args.net) == len(args.peer) == 1:
         # one measurement, in this process: for looking at one peer closely
         print(json.dumps(measure_here(args.net[0], args.peer[0])))
@@ -426,8 +428,6 @@ def main(argv=None):
     peers = args.peer or installed_peers()
     if "nncore" not in peers:
         peers = ["nncore", *peers]
-    if args.rounds < 1:
-        parser.error("--rounds must be at least 1")
     run(args.net or list(NETWORKS), peers, args.threads or [1, 2], args.rounds)
     return 0
 

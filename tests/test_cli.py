@@ -140,5 +140,6 @@ def test_bench_keeps_the_best_of_each_figure_over_its_rounds():
     fast = {"train": 150.0, "predict_1": 3e-6, "predict_4096": 4e5}
     assert best_of(slow, fast) == {"train": 150.0, "predict_1": 2e-6, "predict_4096": 5e5}
     assert best_of(None, fast) == fast and best_of(slow, None) == slow  # a failed round
-    done = nncore_cli("bench", "--rounds", "0")
-    assert done.returncode == 2 and "--rounds must be at least 1" in done.stderr
+    for one_peer in ([], ["--net", "tiny", "--peer", "nncore"]):
+        done = nncore_cli("bench", "--rounds", "0", *one_peer)
+        assert done.returncode == 2 and "--rounds must be at least 1" in done.stderr
