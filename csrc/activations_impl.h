@@ -117,13 +117,14 @@ nc_status FAST(nc_activation_backward)(nc_activation act, T alpha, size_t m, siz
 /* Elements in the repeated bias of a narrow layer's bias_add. */
 #define NC_BIAS_RUN 64
 
-/* Rows of at least 16 elements: one loop per row, as the twin. Narrower
- * rows that follow one another without gaps (a tiny network's layers) get
- * the bias repeated over a run of whole rows, added to each such run of y
- * in one loop: the same additions, without a loop's start and tail per row. */
+/* Rows of at least NC_BIAS_RUN / 4 (16) elements: one loop per row, as the
+ * twin. Narrower rows that follow one another without gaps (a tiny
+ * network's layers) get the bias repeated over a run of at least 4 whole
+ * rows, added to each such run of y in one loop: the same additions,
+ * without a loop's start and tail per row. */
 nc_status FAST(nc_bias_add)(size_t m, size_t n, const T *bias, T *y, ptrdiff_t y_rs)
 {
-    if (n == 0 || n >= 16 || m < 4 || y_rs != (ptrdiff_t)n || !bias || !y)
+    if (n == 0 || n >= NC_BIAS_RUN / 4 || m < 4 || y_rs != (ptrdiff_t)n || !bias || !y)
         return REF(nc_bias_add)(m, n, bias, y, y_rs);
     T run[NC_BIAS_RUN];
     const size_t len = NC_BIAS_RUN / n * n;
