@@ -25,8 +25,9 @@ import hashlib
 import json
 import math
 import os
+import secrets
+import stat
 import struct
-import tempfile
 
 import numpy as np
 
@@ -103,8 +104,10 @@ def model_to_bytes(model) -> bytes:
 def save_model(model, path) -> None:
     """Writes the model to `path` (a path or a binary file object).
 
-    A path is written through a temporary file in the same folder and then
-    renamed, so an interrupted save never leaves a half-written model behind.
+    A path is written atomically: the bytes go to a temporary file in the same
+    folder, are flushed to the disk, and the temporary file is then renamed to
+    `path`. A crash or a kill at any moment leaves under `path` either the
+    previous file, complete, or the new one, complete; never a mix.
     """
     data = model_to_bytes(model)
     if hasattr(path, "write"):
@@ -112,10 +115,12 @@ def save_model(model, path) -> None:
         return
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".nncore-", suffix=".tmp", dir=folder)
+    tmp, fd = _create_temporary(folder, os.path.basename(path))
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -123,6 +128,31 @@ def save_model(model, path) -> None:
         except OSError:
             pass
         raise
+    _sync_folder(folder)
+
+
+def _create_temporary(folder: str, name: str) -> tuple:
+    """(path, descriptor) of a new file next to `name`, created with the
+    permissions a plain open() gives (tempfile.mkstemp's would be 0600)."""
+    tmp = os.path.join(folder, f".{name}.{secrets.token_hex(8)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    return tmp, os.open(tmp, flags, 0o666)
+
+
+def _sync_folder(folder: str) -> None:
+    """Makes the rename durable (POSIX); folders cannot be opened on Windows."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return  # the model is saved; only the durability of the rename is not forced
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems (network, FUSE) do not sync folders: the rename holds anyway
+    finally:
+        os.close(fd)
 
 
 def load_model(path):
@@ -133,6 +163,9 @@ def load_model(path):
     else:
         source = os.fspath(path)
         with open(source, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                # A device or a pipe (/dev/zero) could be read forever.
+                raise OSError(f"cannot load {source}: not a regular file")
             data = f.read()
     if not isinstance(data, (bytes, bytearray)):
         raise TypeError(f"the file object must be opened in binary mode; read {describe(data)}")

@@ -2,14 +2,24 @@
 and refusal of corrupt, truncated or hostile files."""
 
 import copy
+import functools
 import hashlib
 import io as stdio
 import json
+import os
 import pickle
+import re
+import signal
+import stat
 import struct
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import nncore
 from nncore import io as model_io
@@ -151,7 +161,9 @@ def test_metadata_must_be_json(tmp_path):
 # ------------------------------------------------------------ bad files
 
 
+@functools.cache
 def contents():
+    """The bytes of a small trained model's file."""
     x, labels = data()
     model = make_model()
     model.fit(x, labels, epochs=1, verbose=0)
@@ -242,3 +254,198 @@ def test_missing_file_is_an_os_error(tmp_path):
     (tmp_path / "empty.nnc").write_bytes(b"")
     with pytest.raises(ValueError, match="too short"):
         nncore.load_model(tmp_path / "empty.nnc")
+
+
+def test_errors_name_the_file(tmp_path):
+    path = tmp_path / "newer.nnc"
+    blob = contents()
+    path.write_bytes(blob[:8] + struct.pack("<I", model_io.FORMAT_VERSION + 1) + blob[12:])
+    with pytest.raises(
+        ValueError,
+        match=f"cannot load {re.escape(str(path))}.*version {model_io.FORMAT_VERSION + 1}",
+    ):
+        nncore.load_model(path)
+    with pytest.raises(OSError, match="directory"):
+        nncore.load_model(tmp_path)
+    if os.path.exists("/dev/zero"):  # would be read forever
+        with pytest.raises(OSError, match="/dev/zero: not a regular file"):
+            nncore.load_model("/dev/zero")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.binary(max_size=600), st.sampled_from([b"", model_io.MAGIC, model_io.MAGIC + b"\1\0\0\0"])
+)
+def test_random_files_are_refused(garbage, prefix):
+    with pytest.raises(ValueError, match="cannot load test file"):
+        load(prefix + garbage)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_mutated_headers_load_or_are_refused(data_strategy):
+    """Any JSON value in place of any header field, behind a valid checksum:
+    a model or a ValueError, nothing else."""
+    blob = contents()
+    header_length = struct.unpack_from("<I", blob, 12)[0]
+    header = json.loads(blob[16 : 16 + header_length])
+    arrays_at = 16 + header_length + (-(16 + header_length) % 8)
+    paths = list(_field_paths(header))
+    where = data_strategy.draw(st.sampled_from(paths))
+    parent = header
+    for key in where[:-1]:
+        parent = parent[key]
+    parent[where[-1]] = data_strategy.draw(json_values)
+    try:
+        load(with_header(header, blob[arrays_at:-32]))
+    except ValueError as exc:
+        assert str(exc).startswith("cannot load test file")
+
+
+def _field_paths(node, prefix=()):
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, value in items:
+        yield (*prefix, key)
+        if isinstance(value, (dict, list)):
+            yield from _field_paths(value, (*prefix, key))
+
+
+class _Payload:
+    """Unpickling this creates the file `marker` (any unpickling runs it)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_pickle_payload_in_a_file_is_never_executed(tmp_path, monkeypatch):
+    marker = str(tmp_path / "payload-ran")
+    payload = pickle.dumps(_Payload(marker), protocol=2)
+    pickle.loads(payload).close()  # the payload works: unpickling creates the marker
+    os.unlink(marker)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("load_model unpickled something")
+
+    for name in ("load", "loads", "Unpickler"):
+        monkeypatch.setattr(pickle, name, refuse)
+    blob = contents()
+    header_length = struct.unpack_from("<I", blob, 12)[0]
+    arrays_at = 16 + header_length + (-(16 + header_length) % 8)
+    header = json.loads(blob[16 : 16 + header_length])
+    n_array_bytes = len(blob) - 32 - arrays_at
+    assert len(payload) < n_array_bytes
+    in_arrays = payload + blob[arrays_at + len(payload) : -32]
+    in_metadata = copy.deepcopy(header)
+    in_metadata["metadata"] = {"pickle": payload.decode("latin-1")}
+    files = {
+        "whole file": payload,
+        "after the prefix": blob[:16] + payload + blob[16 + len(payload) :],
+        "as the header": with_header(None, raw=payload),
+    }
+    for name, blob_with_payload in files.items():
+        with pytest.raises(ValueError, match="cannot load"):
+            load(blob_with_payload)
+        assert not os.path.exists(marker), name
+    # Payloads behind a valid checksum, where the reader expects numbers or JSON strings,
+    # load as data.
+    model = load(with_header(header, in_arrays))
+    assert (
+        np.frombuffer(payload[:8], "<f4").tobytes() == model.get_weights()[0].ravel()[:2].tobytes()
+    )
+    assert (
+        load(with_header(in_metadata, blob[arrays_at:-32])).metadata["pickle"]
+        == in_metadata["metadata"]["pickle"]
+    )
+    assert not os.path.exists(marker)
+
+
+# ------------------------------------------------------------ saving
+
+
+def test_saved_file_has_the_usual_permissions(tmp_path):
+    """The temporary file the save renames is created like open() would (umask)."""
+    if os.name != "posix":
+        pytest.skip("POSIX permissions")
+    path = tmp_path / "m.nnc"
+    open(tmp_path / "plain", "wb").close()
+    nncore.Sequential([Dense(1, input_dim=2)]).save(path)
+    assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE((tmp_path / "plain").stat().st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.nnc", "plain"]
+
+
+def test_a_failed_save_leaves_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "m.nnc"
+    old = nncore.Sequential([Dense(3, input_dim=2)], seed=1)
+    old.save(path)
+    before = path.read_bytes()
+
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        nncore.Sequential([Dense(3, input_dim=2)], seed=2).save(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.nnc"]
+
+
+SAVER = """
+import sys
+import nncore
+from nncore.layers import Dense
+model = nncore.Sequential([Dense(2000, input_dim=1500)], seed=2, name="new")
+print("ready", flush=True)
+while True:
+    model.save(sys.argv[1])
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+@pytest.mark.parametrize("old_file", [True, False])
+def test_a_save_killed_midway_leaves_the_old_model_or_nothing(tmp_path, old_file):
+    """SIGKILL at moments spread over a save (the saver saves in a loop): the final
+    name holds a complete model (the old one, or the new one once a save has
+    finished) or, without an old file, nothing."""
+    path = tmp_path / "m.nnc"
+    old = nncore.Sequential([Dense(2000, input_dim=1500)], seed=1, name="old")
+    new = nncore.Sequential([Dense(2000, input_dim=1500)], seed=2, name="new")
+    # Kill as soon as a temporary file appears (mid-write for sure), a little
+    # later, and at fixed times after the start (wherever the saver then is).
+    for wait_for_write, delay in ((True, 0.0), (True, 0.003), (False, 0.0), (False, 0.03)):
+        if old_file:
+            old.save(path)
+        elif path.exists():
+            path.unlink()
+        saver = subprocess.Popen(
+            [sys.executable, "-c", SAVER, str(path)], stdout=subprocess.PIPE, cwd=tmp_path
+        )
+        try:
+            assert saver.stdout.readline() == b"ready\n"
+            deadline = time.monotonic() + 30
+            while wait_for_write and not any(tmp_path.glob(".m.nnc.*.tmp")):
+                assert saver.poll() is None and time.monotonic() < deadline, "no save seen"
+            time.sleep(delay)
+            saver.send_signal(signal.SIGKILL)
+        finally:
+            saver.kill()
+            saver.wait(timeout=30)
+            saver.stdout.close()
+        assert saver.returncode == -signal.SIGKILL
+        for leftover in tmp_path.glob(".m.nnc.*.tmp"):  # a kill leaves it behind
+            leftover.unlink()
+        if path.exists():
+            loaded = nncore.load_model(path)
+            assert loaded.name in ("old", "new") and (old_file or loaded.name == "new")
+            assert_same_model(loaded, old if loaded.name == "old" else new)
