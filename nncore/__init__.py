@@ -9,9 +9,10 @@ from nncore import (
     layers,
     optimizers,
     regularizers,
+    utils,
 )
 from nncore._version import __version__
-from nncore.layers import Activation, Dense, Dropout, Input
+from nncore.layers import ELU, Activation, Dense, Dropout, Input, LeakyReLU, ReLU, Softmax
 from nncore.models import Sequential, load_model
 
 __all__ = [
@@ -23,10 +24,15 @@ __all__ = [
     "Activation",
     "Dropout",
     "Input",
+    "ReLU",
+    "LeakyReLU",
+    "ELU",
+    "Softmax",
     "callbacks",
     "constraints",
     "initializers",
     "layers",
     "optimizers",
     "regularizers",
+    "utils",
 ]

@@ -1,4 +1,5 @@
-"""Layers of a Sequential model: Dense, Activation, Dropout and Input.
+"""Layers of a Sequential model: Dense, Activation (and its Keras forms ReLU,
+LeakyReLU, ELU, Softmax), Dropout and Input.
 
 A layer is a description (units, activation, initializers, ...). Its weights
 live in the model's ONE flat parameter buffer, which the C training loop
@@ -15,7 +16,18 @@ from collections import defaultdict
 from nncore import constraints, initializers, regularizers
 from nncore._validation import describe, real_number
 
-__all__ = ["Layer", "Dense", "Activation", "Dropout", "Input", "ACTIVATIONS"]
+__all__ = [
+    "Layer",
+    "Dense",
+    "Activation",
+    "ReLU",
+    "LeakyReLU",
+    "ELU",
+    "Softmax",
+    "Dropout",
+    "Input",
+    "ACTIVATIONS",
+]
 
 # Activation name -> default alpha (the parameter of leaky_relu and elu).
 ACTIVATIONS = {
@@ -296,6 +308,85 @@ class Activation(Layer):
         return f"<Activation name={self.name!r} activation={self.activation!r}>"
 
 
+class ReLU(Activation):
+    """keras.layers.ReLU: max(x, 0), or negative_slope * x below 0 (a leaky
+    ReLU). The C network's ReLU has no ceiling and no threshold, so
+    max_value and threshold other than their defaults are refused."""
+
+    _prefix = "re_lu"
+
+    def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, *, name=None):
+        if max_value is not None:
+            raise ValueError(
+                "ReLU(max_value=...) is not supported: the C network's ReLU has no ceiling "
+                "(use ReLU() or Activation('relu'))"
+            )
+        if real_number(threshold, "threshold") != 0.0:
+            raise ValueError(
+                f"ReLU(threshold={threshold}) is not supported: the C network's ReLU switches at 0"
+            )
+        negative_slope = real_number(negative_slope, "negative_slope")
+        if negative_slope < 0:
+            raise ValueError(f"negative_slope must be >= 0; got {negative_slope}")
+        if negative_slope:
+            super().__init__("leaky_relu", alpha=negative_slope, name=name)
+        else:
+            super().__init__("relu", name=name)
+
+    def get_config(self):
+        slope = self.alpha if self.activation == "leaky_relu" else 0.0
+        return {**Layer.get_config(self), "negative_slope": slope}
+
+
+class LeakyReLU(Activation):
+    """keras.layers.LeakyReLU: x above 0, negative_slope * x below (Keras 3's
+    default slope 0.3; Keras 2's name alpha is accepted too)."""
+
+    _prefix = "leaky_re_lu"
+
+    def __init__(self, negative_slope=0.3, *, name=None, **params):
+        if "alpha" in params:
+            negative_slope = params.pop("alpha")
+        if params:
+            raise TypeError(f"LeakyReLU got unexpected parameters {sorted(params)}")
+        if real_number(negative_slope, "negative_slope") < 0:
+            raise ValueError(f"negative_slope must be >= 0; got {negative_slope}")
+        super().__init__("leaky_relu", alpha=negative_slope, name=name)
+
+    def get_config(self):
+        return {**Layer.get_config(self), "negative_slope": self.alpha}
+
+
+class ELU(Activation):
+    """keras.layers.ELU: x above 0, alpha * (exp(x) - 1) below."""
+
+    _prefix = "elu"
+
+    def __init__(self, alpha=1.0, *, name=None):
+        super().__init__("elu", alpha=alpha, name=name)
+
+    def get_config(self):
+        return {**Layer.get_config(self), "alpha": self.alpha}
+
+
+class Softmax(Activation):
+    """keras.layers.Softmax over the features of each sample (axis -1, the
+    only axis of nncore's 2-D data besides the samples)."""
+
+    _prefix = "softmax"
+
+    def __init__(self, axis=-1, *, name=None):
+        if axis not in (-1, 1) or isinstance(axis, bool):
+            raise ValueError(
+                f"axis must be -1 (the features of each sample): nncore models take 2-D data; "
+                f"got {describe(axis)}"
+            )
+        super().__init__("softmax", name=name)
+
+    def get_config(self):
+        return {**Layer.get_config(self), "axis": -1}
+
+
 class Dropout(Layer):
     """During training, zeroes each input with probability `rate` and scales the
     rest by 1 / (1 - rate); does nothing in predict/evaluate. The masks come
@@ -333,4 +424,6 @@ class Input:
         return f"<Input shape=(None, {self.shape[0]})>"
 
 
-LAYER_CLASSES = {cls.__name__: cls for cls in (Dense, Activation, Dropout)}
+LAYER_CLASSES = {
+    cls.__name__: cls for cls in (Dense, Activation, ReLU, LeakyReLU, ELU, Softmax, Dropout)
+}

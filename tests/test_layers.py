@@ -323,3 +323,57 @@ def test_regularizers_and_constraints():
     assert constraints.get("max_norm").max_value == 2.0
     with pytest.raises(ValueError, match="max_value"):
         constraints.MaxNorm(0)
+
+
+# ------------------------------------------------- Keras's activation layers
+
+
+def keras_layer_outputs(layer, x):
+    model = nncore.Sequential([Input((x.shape[1],)), layer], dtype="float64")
+    return model.predict(x)
+
+
+def test_keras_activation_layers_compute_keras_formulas():
+    x = np.linspace(-3, 3, 14).reshape(2, 7)
+    positive = np.maximum(x, 0)
+    negative = np.minimum(x, 0)
+    cases = [
+        (nncore.ReLU(), positive),
+        (nncore.ReLU(negative_slope=0.1), positive + 0.1 * negative),
+        (nncore.LeakyReLU(), positive + 0.3 * negative),  # Keras 3's default slope
+        (nncore.LeakyReLU(alpha=0.2), positive + 0.2 * negative),  # Keras 2's name
+        (nncore.ELU(), positive + np.expm1(negative)),
+        (nncore.ELU(alpha=0.5), positive + 0.5 * np.expm1(negative)),
+        (nncore.Softmax(), np.exp(x) / np.exp(x).sum(axis=1, keepdims=True)),
+    ]
+    for layer, expected in cases:
+        np.testing.assert_allclose(keras_layer_outputs(layer, x), expected, rtol=1e-12, atol=1e-15)
+
+
+def test_keras_activation_layers_config_names_and_refusals(tmp_path):
+    layers = [nncore.ReLU(negative_slope=0.1), nncore.LeakyReLU(0.2), nncore.ELU(0.5)]
+    assert [layer.get_config() for layer in layers] == [
+        {"name": layers[0].name, "negative_slope": 0.1},
+        {"name": layers[1].name, "negative_slope": 0.2},
+        {"name": layers[2].name, "alpha": 0.5},
+    ]
+    assert nncore.Softmax(axis=1).get_config()["axis"] == -1
+    assert nncore.ReLU().name.startswith("re_lu") and nncore.LeakyReLU().name.startswith("leaky")
+    model = nncore.Sequential([Dense(4, input_dim=3), *layers, nncore.Softmax()], seed=1)
+    model.compile(loss="categorical_crossentropy", optimizer="sgd")
+    path = tmp_path / "activations.nnc"
+    model.save(path)
+    loaded = nncore.load_model(path)
+    assert [type(layer) for layer in loaded.layers] == [type(layer) for layer in model.layers]
+    x = np.random.default_rng(0).standard_normal((5, 3))
+    assert np.array_equal(loaded.predict(x), model.predict(x))
+    with pytest.raises(ValueError, match="max_value"):
+        nncore.ReLU(max_value=6.0)
+    with pytest.raises(ValueError, match="threshold"):
+        nncore.ReLU(threshold=0.5)
+    with pytest.raises(ValueError, match="negative_slope"):
+        nncore.LeakyReLU(-0.1)
+    with pytest.raises(ValueError, match="axis"):
+        nncore.Softmax(axis=0)
+    with pytest.raises(TypeError, match="unexpected"):
+        nncore.LeakyReLU(slope=0.1)
