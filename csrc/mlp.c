@@ -167,7 +167,7 @@ static int nc_fits(size_t offset, size_t count, size_t total)
 nc_status nc_network_check(const nc_network *net)
 {
     if (!net || !net->layers || net->n_layers == 0 || net->n_layers > NC_MAX_LAYERS ||
-        (unsigned)net->loss >= NC_LOSS_COUNT)
+        (unsigned)net->loss >= NC_LOSS_COUNT || (unsigned)net->scaling > NC_SCALING_SKLEARN)
         return NC_ERR_INVALID_ARGUMENT;
     for (size_t l = 0; l < net->n_layers; l++) {
         const nc_layer *layer = &net->layers[l];

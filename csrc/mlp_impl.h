@@ -27,6 +27,7 @@ typedef struct NET(buffers) {
     const T *z[NC_MAX_LAYERS]; /* pre-activation of layer l (dense: own_z; else its input) */
     const T *a[NC_MAX_LAYERS]; /* output of layer l (may be own_z, own_a or its input) */
     T *grad_ping, *grad_pong;  /* B x widest, the backward pass' two gradients */
+    double l2_scale;           /* the batch's factor on the l2 penalties (nc_loss_scaling) */
 } NET(buffers);
 
 static void NET(carve)(const nc_network *net, size_t batch, void *workspace, NET(buffers) * buf)
@@ -118,14 +119,14 @@ static nc_status NET(dense_forward)(const nc_layer *layer, const T *params, size
                                (ptrdiff_t)n_out, 1, &ep);
 }
 
-/* From dz = dL/dz: dW = in^T dz + 2 l2 W, db = column sums of dz, and (when
+/* From dz = dL/dz: dW = in^T dz + 2 l2 l2_scale W, db = column sums of dz, and (when
  * d_in is not NULL) d_in = dz W^T. The transposes are stride swaps. When
  * `below` is not NULL, the GEMM multiplies d_in by the derivative of that
  * layer's activation (its z and a given) as it writes each tile, so d_in
  * leaves as dL/dz of the layer below. */
 static nc_status NET(dense_backward)(const nc_layer *layer, const T *params, T *grads, size_t batch,
                                      const T *in, const T *dz, T *d_in, const nc_layer *below,
-                                     const T *z_below, const T *a_below)
+                                     const T *z_below, const T *a_below, double l2_scale)
 {
     const T *w = params + layer->weight_offset;
     T *dw = grads + layer->weight_offset;
@@ -133,7 +134,7 @@ static nc_status NET(dense_backward)(const nc_layer *layer, const T *params, T *
     nc_status status = K(nc_gemm)(n_in, n_out, batch, 1, in, 1, (ptrdiff_t)n_in, dz,
                                   (ptrdiff_t)n_out, 1, 0, dw, (ptrdiff_t)n_out, 1);
     if (status == NC_OK && layer->l2 != 0) {
-        const T twice_l2 = (T)(2 * layer->l2);
+        const T twice_l2 = (T)(2 * layer->l2 * l2_scale);
         for (size_t i = 0; i < n_in * n_out; i++)
             dw[i] += twice_l2 * w[i];
     }
@@ -224,9 +225,39 @@ static nc_status NET(forward)(const nc_network *net, const T *params, size_t bat
     return NC_OK;
 }
 
-/* The batch loss, sum_i w_i l_i / B plus the l2 penalties, and its gradient
- * at the output into buf->grad_ping, in one pass. From the logits (after
- * forward(logits_only)) this also writes the output layer's activation. */
+/* Turns the batch loss and output gradient of nc_loss_value_grad into
+ * scikit-learn's (NC_SCALING_SKLEARN in nncore.h) and returns 1/S, the
+ * factor on the l2 penalties. */
+static double NET(rescale_as_sklearn)(const nc_network *net, size_t batch, const T *weights,
+                                      double *loss, T *grad)
+{
+    size_t n_out = net->layers[net->n_layers - 1].n_out;
+    double weight_sum = (double)batch;
+    if (weights) {
+        weight_sum = 0;
+        for (size_t i = 0; i < batch; i++)
+            weight_sum += (double)weights[i];
+    }
+    double value_factor = 1, grad_factor = 1;
+    if (net->loss == NC_LOSS_MSE) {
+        value_factor = 0.5;
+        grad_factor = 0.5 * (double)n_out;
+    } else if (net->loss == NC_LOSS_BINARY_CROSSENTROPY) {
+        value_factor = grad_factor = (double)n_out;
+    }
+    const double per_weight = (double)batch / weight_sum;
+    *loss *= value_factor * per_weight;
+    const T scale = (T)(grad_factor * per_weight);
+    if (scale != 1)
+        for (size_t i = 0; i < batch * n_out; i++)
+            grad[i] *= scale;
+    return 1 / weight_sum;
+}
+
+/* The batch loss, sum_i w_i l_i / B plus the l2 penalties (or as
+ * net->scaling says), and its gradient at the output into buf->grad_ping, in
+ * one pass. From the logits (after forward(logits_only)) this also writes
+ * the output layer's activation. */
 static nc_status NET(batch_loss_grad)(const nc_network *net, const T *params, size_t batch,
                                       NET(buffers) * buf, const T *weights, double *loss)
 {
@@ -237,6 +268,9 @@ static nc_status NET(batch_loss_grad)(const nc_network *net, const T *params, si
     nc_status status = K(nc_loss_value_grad)(
         net->loss, logits, batch, n_out, p, (ptrdiff_t)n_out, buf->target, t_rs, weights, loss,
         buf->grad_ping, (ptrdiff_t)n_out, logits ? buf->own_a[last] : NULL, (ptrdiff_t)n_out);
+    buf->l2_scale = 1;
+    if (status == NC_OK && net->scaling == NC_SCALING_SKLEARN)
+        buf->l2_scale = NET(rescale_as_sklearn)(net, batch, weights, loss, buf->grad_ping);
     for (size_t l = 0; status == NC_OK && l < net->n_layers; l++) {
         const nc_layer *layer = &net->layers[l];
         if (layer->kind != NC_LAYER_DENSE || layer->l2 == 0)
@@ -245,7 +279,7 @@ static nc_status NET(batch_loss_grad)(const nc_network *net, const T *params, si
         double squares = 0;
         for (size_t i = 0; i < layer->n_in * layer->n_out; i++)
             squares += (double)w[i] * (double)w[i];
-        *loss += layer->l2 * squares;
+        *loss += layer->l2 * buf->l2_scale * squares;
     }
     return status;
 }
@@ -297,7 +331,8 @@ static nc_status NET(backward)(const nc_network *net, const T *params, T *grads,
         const nc_layer *below =
             d_in && NET(folds_derivative)(&net->layers[l - 1]) ? &net->layers[l - 1] : NULL;
         status = NET(dense_backward)(layer, params, grads, batch, in, grad, d_in, below,
-                                     below ? buf->z[l - 1] : NULL, below ? buf->a[l - 1] : NULL);
+                                     below ? buf->z[l - 1] : NULL, below ? buf->a[l - 1] : NULL,
+                                     buf->l2_scale);
         grad_is_dz = below != NULL;
         spare = grad;
         grad = d_in;

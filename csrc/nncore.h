@@ -380,6 +380,17 @@ typedef enum nc_metric {
 /* The most layers a network may have. */
 #define NC_MAX_LAYERS 256
 
+/* How a network scales its batch loss, its gradient and the l2 penalties.
+ * S is the sum of the batch's sample weights (the batch size without them).
+ * NC_SCALING_KERAS: the loss as nc_loss_value (sum_i w_i l_i / B) and each
+ * layer's l2 * sum(W^2) whatever the batch.
+ * NC_SCALING_SKLEARN, scikit-learn's MLP: sum_i w_i l_i / S with l_i the SUM
+ * over outputs of the binary cross-entropy, half the MEAN squared error, the
+ * other losses as nc_loss_value; each layer's l2 * sum(W^2) / S. Its gradient
+ * at the output is w_i (p - t) / S for the squared error too: n_out times the
+ * derivative of the value, as scikit-learn computes it. */
+typedef enum nc_loss_scaling { NC_SCALING_KERAS = 0, NC_SCALING_SKLEARN = 1 } nc_loss_scaling;
+
 typedef struct nc_network {
     size_t n_layers;
     const nc_layer *layers;
@@ -387,6 +398,8 @@ typedef struct nc_network {
     nc_loss loss;    /* when the last layer's activation is sigmoid (binary CE) or
                         softmax (categorical CEs), loss and gradient are taken
                         from the logits: stable, and exactly (p - t) scaled */
+    /* zero (NC_SCALING_KERAS) in a zero-initialised description */
+    nc_loss_scaling scaling;
 } nc_network;
 
 /* Checks the description (1 to NC_MAX_LAYERS layers, widths chain, offsets inside

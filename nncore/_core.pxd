@@ -248,11 +248,16 @@ cdef extern from "nncore.h" nogil:
         NC_METRIC_MSE
         NC_METRIC_MAE
 
+    ctypedef enum nc_loss_scaling:
+        NC_SCALING_KERAS
+        NC_SCALING_SKLEARN
+
     ctypedef struct nc_network:
         size_t n_layers
         const nc_layer *layers
         size_t n_params
         nc_loss loss
+        nc_loss_scaling scaling
 
     nc_status nc_network_check(const nc_network *net)
     int nc_network_uses_logits(const nc_network *net)

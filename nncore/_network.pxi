@@ -25,6 +25,7 @@ METRIC_CODES = {
 OPTIMIZER_CODES = {
     "sgd": NC_OPT_SGD, "adam": NC_OPT_ADAM, "adamw": NC_OPT_ADAMW, "rmsprop": NC_OPT_RMSPROP,
 }
+SCALING_CODES = {"keras": NC_SCALING_KERAS, "sklearn": NC_SCALING_SKLEARN}
 CONSTRAINT_CODES = {
     None: NC_CONSTRAINT_NONE, "none": NC_CONSTRAINT_NONE,
     "non_neg": NC_CONSTRAINT_NON_NEG, "max_norm": NC_CONSTRAINT_MAX_NORM,
@@ -93,7 +94,8 @@ cdef class Network:
     """A network description in C form, with its cached workspace.
 
     See /work/briefs/network-binding.md (the contract with models.py):
-    Network(layers, loss, dtype); n_params, dtype, n_in, n_out, from_logits,
+    Network(layers, loss, dtype, scaling="keras" or "sklearn" (nc_loss_scaling));
+    n_params, dtype, n_in, n_out, from_logits,
     dense_slices(), train_epoch(...), predict(...), loss_grad(...), loss(...).
     """
     cdef nc_layer *layers
@@ -112,7 +114,7 @@ cdef class Network:
     def __dealloc__(self):
         free(self.layers)
 
-    def __init__(self, layers, str loss, dtype):
+    def __init__(self, layers, str loss, dtype, scaling="keras"):
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise ValueError(f"dtype must be float32 or float64; got {self.dtype}")
@@ -163,6 +165,7 @@ cdef class Network:
         self.net.layers = self.layers
         self.net.n_params = offset
         self.net.loss = _code(LOSS_CODES, loss, "loss")
+        self.net.scaling = _code(SCALING_CODES, scaling, "loss scaling")
         if nc_network_check(&self.net) != NC_OK:
             raise ValueError(
                 "invalid network: layer widths must chain (each n_in equal to the previous "
