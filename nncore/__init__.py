@@ -8,9 +8,11 @@ from nncore import (
     kernels,
     layers,
     optimizers,
+    plot,
     regularizers,
     utils,
 )
+from nncore._explain import explain
 from nncore._version import __version__
 from nncore.layers import ELU, Activation, Dense, Dropout, Input, LeakyReLU, ReLU, Softmax
 from nncore.models import Sequential, load_model
@@ -20,6 +22,8 @@ __all__ = [
     "kernels",
     "Sequential",
     "load_model",
+    "explain",
+    "plot",
     "Dense",
     "Activation",
     "Dropout",
