@@ -14,6 +14,7 @@ from nncore import (
 )
 from nncore._explain import explain
 from nncore._version import __version__
+from nncore.keras_files import load_keras
 from nncore.layers import ELU, Activation, Dense, Dropout, Input, LeakyReLU, ReLU, Softmax
 from nncore.models import Sequential, load_model
 
@@ -24,6 +25,7 @@ __all__ = [
     "load_model",
     "explain",
     "plot",
+    "load_keras",
     "Dense",
     "Activation",
     "Dropout",

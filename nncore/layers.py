@@ -29,11 +29,13 @@ __all__ = [
     "ACTIVATIONS",
 ]
 
-# Activation name -> default alpha (the parameter of leaky_relu and elu).
+# Activation name -> default alpha (the parameter of leaky_relu and elu), as
+# keras.activations has them: a layer's leaky_relu has slope 0.2, as in Keras 3
+# (nncore.kernels keeps the kernel's own default, 0.01).
 ACTIVATIONS = {
     "linear": 0.0,
     "relu": 0.0,
-    "leaky_relu": 0.01,
+    "leaky_relu": 0.2,
     "elu": 1.0,
     "sigmoid": 0.0,
     "tanh": 0.0,
@@ -42,6 +44,8 @@ ACTIVATIONS = {
     "softmax": 0.0,
 }
 _WITH_ALPHA = ("leaky_relu", "elu")
+# What a Dense leaky_relu meant in model files that did not record its slope.
+_DENSE_LEAKY_SLOPE_UNRECORDED = 0.01
 
 _name_counters = defaultdict(itertools.count)
 
@@ -176,7 +180,8 @@ class Dense(Layer):
     """y = activation(x @ W + b), W of shape (input width, units).
 
     activation: a name among ACTIVATIONS or None (linear); "leaky_relu" uses
-    alpha 0.01 and "elu" alpha 1 (use an Activation layer for other values).
+    slope 0.2 and "elu" alpha 1, as Keras 3 does (LeakyReLU, ELU or
+    Activation layers take other values).
     kernel_regularizer: regularizers.l2(f) adds f * sum(W**2) to the loss.
     kernel_constraint: "non_neg" or "max_norm" (or the objects), applied
     after each optimizer step. input_dim / input_shape=(n,) fix the input
@@ -239,10 +244,12 @@ class Dense(Layer):
     def get_config(self):
         regularizer = self.kernel_regularizer
         constraint = self.kernel_constraint
+        alpha = {"alpha": self.alpha} if self.activation in _WITH_ALPHA else {}
         return {
             **super().get_config(),
             "units": self.units,
             "activation": self.activation,
+            **alpha,
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
@@ -255,6 +262,9 @@ class Dense(Layer):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
+        alpha = config.pop("alpha", None)
+        if alpha is None and config.get("activation") == "leaky_relu":
+            alpha = _DENSE_LEAKY_SLOPE_UNRECORDED
         for key in ("kernel_initializer", "bias_initializer"):
             if key in config:
                 config[key] = initializers.deserialize(config[key])
@@ -269,16 +279,19 @@ class Dense(Layer):
                 raise ValueError(f"kernel_constraint must be a dict; got {describe(constraint)}")
             cls_ = constraints.get(constraint.get("name"))
             config["kernel_constraint"] = type(cls_)(**constraint["config"])
-        return cls(**config)
+        layer = cls(**config)
+        if alpha is not None:
+            layer.activation, layer.alpha = resolve_activation(layer.activation, alpha)
+        return layer
 
     def __repr__(self):
         return f"<Dense name={self.name!r} units={self.units} activation={self.activation!r}>"
 
 
 class Activation(Layer):
-    """y = activation(x), e.g. Activation("leaky_relu", alpha=0.2).
+    """y = activation(x), e.g. Activation("leaky_relu", alpha=0.1).
 
-    Parameters: alpha for leaky_relu (default 0.01; Keras 3's name
+    Parameters: alpha for leaky_relu (default 0.2, as in Keras 3; Keras 3's name
     negative_slope is accepted too) and elu (default 1).
     """
 
@@ -305,7 +318,7 @@ class Activation(Layer):
         return config
 
     def __repr__(self):
-        return f"<Activation name={self.name!r} activation={self.activation!r}>"
+        return f"<{type(self).__name__} name={self.name!r} activation={self.activation!r}>"
 
 
 class ReLU(Activation):

@@ -31,7 +31,8 @@ def test_dense_description_and_defaults():
     dense = Dense(5, activation="leaky_relu", kernel_regularizer=regularizers.l2(0.5))
     d = dense._c_description(3)
     assert d["kind"] == "dense" and (d["n_in"], d["n_out"]) == (3, 5)
-    assert d["activation"] == "leaky_relu" and d["alpha"] == 0.01  # API.md default
+    # Keras 3's slope: keras.activations.leaky_relu(x) = max(x, 0.2 * x)
+    assert d["activation"] == "leaky_relu" and d["alpha"] == 0.2
     assert d["use_bias"] is True and d["l2"] == 0.5 and d["constraint"] == "none"
     assert Dense(2, "elu")._c_description(1)["alpha"] == 1.0
     assert Dense(2)._c_description(1)["activation"] == "linear"
@@ -348,6 +349,15 @@ def test_keras_activation_layers_compute_keras_formulas():
     ]
     for layer, expected in cases:
         np.testing.assert_allclose(keras_layer_outputs(layer, x), expected, rtol=1e-12, atol=1e-15)
+
+
+def test_dense_leaky_relu_slope_in_files():
+    dense = Dense(2, "leaky_relu")
+    assert dense.get_config()["alpha"] == 0.2
+    assert Dense.from_config(dense.get_config()).alpha == 0.2
+    # files that did not record the slope were written when it was 0.01
+    unrecorded = {k: v for k, v in dense.get_config().items() if k not in ("alpha", "name")}
+    assert Dense.from_config(unrecorded).alpha == 0.01
 
 
 def test_keras_activation_layers_config_names_and_refusals(tmp_path):

@@ -1,0 +1,634 @@
+"""Keras 3 files, both ways: a `.keras` model read into nncore, nncore models
+written as `.keras` files, and the `.weights.h5` files of save_weights.
+
+A `.keras` file is a zip holding config.json (the architecture and compile
+settings, Keras's serialization of each object as module, class_name and
+config), metadata.json and model.weights.h5 (HDF5: each layer's variables in
+order, under layers/<class in snake case>[_<n>]/vars/<i>, the group carrying
+the layer's name). h5py, the optional extra nncore-kernels[keras], reads and
+writes the HDF5 part; nothing here imports Keras.
+
+Only Sequential networks of the layers nncore runs in C are read; anything
+else is refused with the name of the first layer (or setting) nncore cannot
+run. The optimizer's moment estimates are not carried over in either
+direction (a loaded model restarts them, as after compile()); its
+hyper-parameters, the loss and the metrics are.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import warnings
+import zipfile
+
+import numpy as np
+
+from nncore import constraints, initializers, layers, optimizers, regularizers
+from nncore._validation import describe
+from nncore._version import __version__
+
+__all__ = ["load_keras", "save_keras", "save_weights", "load_weights"]
+
+_CONFIG = "config.json"
+_METADATA = "metadata.json"
+_WEIGHTS = "model.weights.h5"
+# A Dense network's config is kilobytes; this bounds what a hostile zip can
+# make us inflate before its JSON is even looked at.
+_MAX_CONFIG_BYTES = 16 * 1024 * 1024
+# Keras's activation names that the C network runs, with the parameter
+# keras.activations gives them (leaky_relu's negative slope is 0.2 there).
+_KERAS_ACTIVATIONS = {
+    "linear": None,
+    "relu": None,
+    "leaky_relu": 0.2,
+    "elu": 1.0,
+    "sigmoid": None,
+    "tanh": None,
+    "softplus": None,
+    "gelu": None,
+    "softmax": None,
+}
+_DTYPES = ("float32", "float64")
+
+
+class KerasFileError(ValueError):
+    """A Keras file nncore cannot read, with the reason."""
+
+
+def _h5py():
+    try:
+        import h5py
+    except ImportError:
+        raise ImportError(
+            "Keras files keep their weights in HDF5, which needs h5py: "
+            "pip install 'nncore-kernels[keras]'"
+        ) from None
+    return h5py
+
+
+def _snake_case(class_name: str) -> str:
+    """Keras's file name for a layer class: Dense -> dense, LeakyReLU -> leaky_re_lu."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _weight_paths(class_names) -> list:
+    """The group of each layer in model.weights.h5: one counter per class."""
+    seen = {}
+    paths = []
+    for class_name in class_names:
+        base = _snake_case(class_name)
+        count = seen.get(base, 0)
+        seen[base] = count + 1
+        paths.append(f"layers/{base}" + (f"_{count}" if count else ""))
+    return paths
+
+
+# ----------------------------------------------------------------- reading
+
+
+def _read_zip(path) -> tuple:
+    """(config dict, weights bytes) of a .keras file."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        raise KerasFileError("not a Keras 3 .keras file (not a zip archive)") from None
+    with archive:
+        names = set(archive.namelist())
+        for needed in (_CONFIG, _WEIGHTS):
+            if needed not in names:
+                raise KerasFileError(f"not a Keras 3 .keras file: it has no {needed}")
+        info = archive.getinfo(_CONFIG)
+        if info.file_size > _MAX_CONFIG_BYTES:
+            raise KerasFileError(f"{_CONFIG} claims {info.file_size} bytes; too large")
+        try:
+            config = json.loads(archive.read(_CONFIG).decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise KerasFileError(f"{_CONFIG} is not valid JSON ({exc})") from None
+        weights = archive.read(_WEIGHTS)
+    return config, weights
+
+
+def _policy_name(dtype) -> str | None:
+    """The dtype name of a Keras dtype policy (a string or a DTypePolicy dict)."""
+    if isinstance(dtype, dict):
+        dtype = (dtype.get("config") or {}).get("name")
+    return dtype
+
+
+def _model_dtype(config: dict) -> str:
+    name = _policy_name(config.get("dtype")) or "float32"
+    if name not in _DTYPES:
+        raise KerasFileError(
+            f"the model computes in {name!r}; nncore computes in float32 or float64"
+        )
+    return name
+
+
+def _input_width(shape, where: str) -> int:
+    """The feature count of a Keras shape [None, n]."""
+    if (
+        not isinstance(shape, (list, tuple))
+        or len(shape) != 2
+        or not isinstance(shape[1], int)
+        or isinstance(shape[1], bool)
+        or shape[1] < 1
+    ):
+        raise KerasFileError(
+            f"{where} has input shape {shape!r}; nncore models take 2-D data (samples, "
+            "features): flatten the samples and build the network on (None, n_features)"
+        )
+    return shape[1]
+
+
+def _refuse(layer_name, class_name, reason):
+    raise KerasFileError(f"layer {layer_name!r} ({class_name}): {reason}")
+
+
+def _require_none(config, keys, layer_name, class_name):
+    for key in keys:
+        if config.get(key) is not None:
+            _refuse(layer_name, class_name, f"{key} is not supported by nncore's C network")
+
+
+def _activation(config, layer_name, class_name) -> tuple:
+    """(nncore activation name, alpha) for a Keras activation setting."""
+    activation = config.get("activation", "linear")
+    if activation is None:
+        activation = "linear"
+    if not isinstance(activation, str) or activation not in _KERAS_ACTIVATIONS:
+        names = ", ".join(_KERAS_ACTIVATIONS)
+        _refuse(
+            layer_name,
+            class_name,
+            f"activation {activation!r} is not one the C network runs ({names})",
+        )
+    return activation, _KERAS_ACTIVATIONS[activation]
+
+
+def _initializer(spec, layer_name, key):
+    if spec is None:
+        return None
+    class_name = spec.get("class_name") if isinstance(spec, dict) else spec
+    try:
+        return initializers.deserialize({"class_name": class_name, "config": {}})
+    except ValueError:
+        warnings.warn(
+            f"layer {layer_name!r}: {key} {class_name!r} is not one of nncore's; the loaded "
+            "weights are kept, and glorot_uniform/zeros would be used to initialize anew",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        return None
+
+
+def _regularizer(spec, layer_name):
+    if spec is None:
+        return None
+    class_name = spec.get("class_name") if isinstance(spec, dict) else spec
+    config = spec.get("config", {}) if isinstance(spec, dict) else {}
+    if class_name == "L2" or (class_name == "L1L2" and not config.get("l1")):
+        return regularizers.L2(config.get("l2", 0.01))
+    _refuse(layer_name, "Dense", f"kernel_regularizer {class_name!r}: nncore runs L2 only")
+
+
+def _constraint(spec, layer_name):
+    if spec is None:
+        return None
+    class_name = spec.get("class_name") if isinstance(spec, dict) else spec
+    config = spec.get("config", {}) if isinstance(spec, dict) else {}
+    if class_name == "NonNeg":
+        return constraints.NonNeg()
+    if class_name == "MaxNorm" and config.get("axis", 0) == 0:
+        return constraints.MaxNorm(config.get("max_value", 2.0))
+    _refuse(layer_name, "Dense", f"kernel_constraint {class_name!r} is not supported")
+
+
+def _dense(config, name):
+    _require_none(
+        config,
+        ("bias_regularizer", "activity_regularizer", "bias_constraint", "quantization_config"),
+        name,
+        "Dense",
+    )
+    activation, alpha = _activation(config, name, "Dense")
+    kwargs = {}
+    for key in ("kernel_initializer", "bias_initializer"):
+        initializer = _initializer(config.get(key), name, key)
+        if initializer is not None:
+            kwargs[key] = initializer
+    dense = layers.Dense(
+        config.get("units"),
+        activation,
+        use_bias=config.get("use_bias", True),
+        kernel_regularizer=_regularizer(config.get("kernel_regularizer"), name),
+        kernel_constraint=_constraint(config.get("kernel_constraint"), name),
+        name=name,
+        **kwargs,
+    )
+    if alpha is not None:
+        dense.activation, dense.alpha = layers.resolve_activation(activation, alpha)
+    return dense
+
+
+def _activation_layer(config, name):
+    activation, alpha = _activation(config, name, "Activation")
+    return layers.Activation(activation, alpha=alpha, name=name)
+
+
+def _dropout(config, name):
+    _require_none(config, ("noise_shape",), name, "Dropout")
+    return layers.Dropout(config.get("rate"), name=name)
+
+
+def _relu(config, name):
+    return layers.ReLU(
+        config.get("max_value"),
+        config.get("negative_slope", 0.0),
+        config.get("threshold", 0.0),
+        name=name,
+    )
+
+
+def _leaky_relu(config, name):
+    return layers.LeakyReLU(config.get("negative_slope", config.get("alpha", 0.3)), name=name)
+
+
+def _elu(config, name):
+    return layers.ELU(config.get("alpha", 1.0), name=name)
+
+
+def _softmax(config, name):
+    return layers.Softmax(config.get("axis", -1), name=name)
+
+
+# Keras layer class -> the nncore layer it becomes (None: no layer, see below).
+_READERS = {
+    "Dense": _dense,
+    "Activation": _activation_layer,
+    "Dropout": _dropout,
+    "ReLU": _relu,
+    "LeakyReLU": _leaky_relu,
+    "ELU": _elu,
+    "Softmax": _softmax,
+    # On (samples, features) data Flatten changes nothing.
+    "Flatten": None,
+}
+
+
+def _layer_specs(config: dict) -> tuple:
+    """(input width or None, [(class name, config) of each layer after the input])."""
+    if config.get("class_name") != "Sequential":
+        raise KerasFileError(
+            f"the model is a {config.get('class_name')!r}; nncore reads Sequential models"
+        )
+    model_config = config.get("config")
+    if not isinstance(model_config, dict) or not isinstance(model_config.get("layers"), list):
+        raise KerasFileError("config.json has no list of layers")
+    width = None
+    specs = []
+    for index, spec in enumerate(model_config["layers"]):
+        if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict):
+            raise KerasFileError(f"layers[{index}] is not a layer description")
+        class_name = spec.get("class_name")
+        layer_config = spec["config"]
+        if class_name == "InputLayer":
+            shape = layer_config.get("batch_shape", layer_config.get("batch_input_shape"))
+            width = _input_width(shape, f"InputLayer {layer_config.get('name')!r}")
+            continue
+        if width is None and not specs:
+            shape = (spec.get("build_config") or {}).get("input_shape")
+            shape = shape or layer_config.get("batch_input_shape")
+            if shape is not None:
+                width = _input_width(shape, f"layer {layer_config.get('name')!r}")
+        specs.append((class_name, layer_config))
+    if width is None and model_config.get("build_input_shape") is not None:
+        width = _input_width(model_config["build_input_shape"], "the model")
+    return width, specs
+
+
+def _nncore_layers(specs) -> list:
+    """[(nncore layer or None, Keras class name, Keras layer name)]; refuses the first
+    layer nncore cannot run."""
+    result = []
+    for class_name, config in specs:
+        name = config.get("name")
+        if not isinstance(name, str) or not name:
+            raise KerasFileError(f"a {class_name} layer has no name")
+        if class_name not in _READERS:
+            supported = ", ".join(["InputLayer", *_READERS])
+            _refuse(
+                name,
+                class_name,
+                f"nncore cannot run this layer (it reads Sequential networks of {supported})",
+            )
+        if config.get("trainable") is False:
+            _refuse(name, class_name, "frozen layers (trainable=False) are not supported yet")
+        if class_name == "Flatten" and config.get("data_format", "channels_last") not in (
+            "channels_last",
+            "channels_first",
+        ):
+            _refuse(name, class_name, f"data_format {config.get('data_format')!r}")
+        reader = _READERS[class_name]
+        try:
+            layer = None if reader is None else reader(config, name)
+        except KerasFileError:
+            raise
+        except (TypeError, ValueError) as exc:
+            _refuse(name, class_name, str(exc))
+        result.append((layer, class_name, name))
+    return result
+
+
+def _weights_of(h5file, path: str, name: str | None = None) -> list:
+    """The variables of the layer stored at `path` (or, when there is no such
+    group and `name` is given, of the group carrying that layer name)."""
+    group = h5file.get(f"{path}/vars")
+    if group is None and name is not None:
+        for candidate in h5file.get("layers", {}).values():
+            found = candidate.get("vars")
+            if found is not None and found.attrs.get("name") == name:
+                group = found
+                break
+    if group is None:
+        return []
+    return [np.asarray(group[str(i)]) for i in range(len(group))]
+
+
+def _compile_settings(config: dict):
+    compiled = config.get("compile_config")
+    if not compiled:
+        return None
+    loss = compiled.get("loss")
+    metrics = compiled.get("metrics") or []
+    optimizer_spec = compiled.get("optimizer")
+    if isinstance(optimizer_spec, str):
+        optimizer = optimizers.get(optimizer_spec)
+    elif isinstance(optimizer_spec, dict):
+        class_name = optimizer_spec.get("class_name")
+        keras_config = optimizer_spec.get("config") or {}
+        classes = (optimizers.SGD, optimizers.Adam, optimizers.AdamW, optimizers.RMSprop)
+        cls = {c.__name__: c for c in classes}.get(class_name)
+        if cls is None:
+            raise KerasFileError(f"optimizer {class_name!r} is not one nncore runs")
+        keys = cls().get_config()
+        optimizer = cls(**{k: keras_config[k] for k in keys if keras_config.get(k) is not None})
+    else:
+        raise KerasFileError(f"compile_config optimizer {describe(optimizer_spec)}")
+    return loss, optimizer, metrics
+
+
+def load_keras(path):
+    """The nncore Sequential model stored in a Keras 3 `.keras` file, with the
+    same weights (and so the same predictions, to float rounding), compiled
+    with its loss, metrics and optimizer settings when the file has them.
+
+    Reads Sequential networks of InputLayer, Dense, Activation, Dropout,
+    ReLU, LeakyReLU, ELU, Softmax and Flatten (on 2-D data it changes
+    nothing, so the nncore model has no layer for it); anything else raises
+    ValueError naming the first layer nncore cannot run. Needs h5py.
+    """
+    from nncore.models import Sequential
+
+    source = os.fspath(path) if not hasattr(path, "read") else getattr(path, "name", "file")
+    h5py = _h5py()
+    try:
+        config, weights = _read_zip(path)
+        if not isinstance(config, dict):
+            raise KerasFileError("config.json is not an object")
+        dtype = _model_dtype(config.get("config") or {})
+        width, specs = _layer_specs(config)
+        converted = _nncore_layers(specs)
+        model_name = (config.get("config") or {}).get("name")
+        model = Sequential(dtype=dtype, name=model_name if isinstance(model_name, str) else None)
+        if width is not None:
+            model.add(layers.Input((width,)))
+        for layer, _, _ in converted:
+            if layer is not None:
+                model.add(layer)
+        if not model.layers:
+            raise KerasFileError("the model has no layer nncore runs")
+        paths = _weight_paths(class_name for _, class_name, _ in converted)
+        with h5py.File(io.BytesIO(weights), "r") as h5file:
+            for (layer, class_name, name), path in zip(converted, paths):
+                stored = _weights_of(h5file, path, name)
+                if layer is None or not layer._weight_shapes(1):
+                    if stored:
+                        _refuse(name, class_name, f"has {len(stored)} variables; expected none")
+                    continue
+                if width is None:
+                    raise KerasFileError("the file does not say the model's input width")
+                layer.set_weights(stored)
+        settings = _compile_settings(config)
+        if settings is not None:
+            loss, optimizer, metrics = settings
+            model.compile(loss=loss, optimizer=optimizer, metrics=metrics)
+        return model
+    except KerasFileError as exc:
+        raise ValueError(f"cannot load {source}: {exc}") from None
+    except (OSError, KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError)):
+            raise
+        raise ValueError(f"cannot load {source} as a Keras model: {exc}") from None
+
+
+# ----------------------------------------------------------------- writing
+
+# The names Keras gives its optimizers by default.
+_OPTIMIZER_NAMES = {"SGD": "SGD", "Adam": "adam", "AdamW": "adamw", "RMSprop": "rmsprop"}
+
+
+def _keras_object(module, class_name, config, **extra) -> dict:
+    return {"module": module, "class_name": class_name, "config": config,
+            "registered_name": None, **extra}  # fmt: skip
+
+
+def _keras_initializer(initializer) -> dict:
+    spec = initializers.serialize(initializer)
+    return _keras_object("keras.initializers", spec["class_name"], spec["config"])
+
+
+def _activation_for_keras(name: str, alpha: float) -> str | None:
+    """The Keras activation string computing (name, alpha), or None when Keras's
+    string means another parameter (then a layer of its own carries it)."""
+    default = _KERAS_ACTIVATIONS[name]
+    return name if default is None or default == alpha else None
+
+
+def _parameter_layer(name: str, alpha: float, layer_name: str) -> tuple:
+    """(class name, config) of the Keras layer for an activation with a parameter."""
+    if name == "leaky_relu":
+        return "LeakyReLU", {"name": layer_name, "negative_slope": alpha}
+    return "ELU", {"name": layer_name, "alpha": alpha}
+
+
+def _keras_layers(model) -> list:
+    """[(Keras class name, config, nncore layer whose weights it holds or None)]."""
+    result = []
+    for layer in model.layers:
+        if isinstance(layer, layers.Dense):
+            activation = _activation_for_keras(layer.activation, layer.alpha)
+            config = {
+                "name": layer.name,
+                "units": layer.units,
+                "activation": activation or "linear",
+                "use_bias": layer.use_bias,
+                "kernel_initializer": _keras_initializer(layer.kernel_initializer),
+                "bias_initializer": _keras_initializer(layer.bias_initializer),
+                "kernel_regularizer": None
+                if layer.kernel_regularizer is None
+                else _keras_object("keras.regularizers", "L2", {"l2": layer.kernel_regularizer.l2}),
+                "kernel_constraint": _keras_constraint(layer.kernel_constraint),
+            }
+            result.append(("Dense", config, layer))
+            if activation is None:
+                result.append(
+                    (
+                        *_parameter_layer(
+                            layer.activation, layer.alpha, f"{layer.name}_activation"
+                        ),
+                        None,
+                    )  # fmt: skip
+                )
+        elif isinstance(layer, (layers.ReLU, layers.LeakyReLU, layers.ELU, layers.Softmax)):
+            result.append((type(layer).__name__, layer.get_config(), None))
+        elif isinstance(layer, layers.Activation):
+            activation = _activation_for_keras(layer.activation, layer.alpha)
+            if activation is None:
+                result.append((*_parameter_layer(layer.activation, layer.alpha, layer.name), None))
+            else:
+                result.append(("Activation", {"name": layer.name, "activation": activation}, None))
+        elif isinstance(layer, layers.Dropout):
+            result.append(("Dropout", {"name": layer.name, "rate": layer.rate}, None))
+        else:
+            raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) has no Keras form")
+    return result
+
+
+def _keras_constraint(constraint):
+    if constraint is None:
+        return None
+    if isinstance(constraint, constraints.MaxNorm):
+        return _keras_object(
+            "keras.constraints", "MaxNorm", {"max_value": constraint.max_value, "axis": 0}
+        )
+    return _keras_object("keras.constraints", "NonNeg", {})
+
+
+def _keras_config(model, keras_layers) -> dict:
+    dtype = str(model.dtype)
+    input_shape = [None, model.input_shape[1]]
+    layer_specs = [
+        _keras_object(
+            "keras.layers",
+            "InputLayer",
+            {"batch_shape": input_shape, "dtype": dtype, "sparse": False, "name": "input_layer"},
+        )
+    ]
+    for class_name, config, _ in keras_layers:
+        layer_specs.append(
+            _keras_object("keras.layers", class_name, {**config, "trainable": True, "dtype": dtype})
+        )
+    config = _keras_object(
+        "keras",
+        "Sequential",
+        {"name": model.name, "trainable": True, "dtype": dtype, "layers": layer_specs},
+        build_config={"input_shape": input_shape},
+    )
+    if model.optimizer is not None:
+        optimizer = model.optimizer
+        class_name = type(optimizer).__name__
+        name = _OPTIMIZER_NAMES.get(class_name, class_name.lower())
+        optimizer_config = {"name": name, **optimizer.get_config()}
+        config["compile_config"] = {
+            "optimizer": _keras_object("keras.optimizers", class_name, optimizer_config),
+            "loss": model.loss,
+            "metrics": list(model.metrics_names[1:]) or None,
+        }
+    return config
+
+
+def _write_weights(h5file, model, keras_layers):
+    paths = _weight_paths(class_name for class_name, _, _ in keras_layers)
+    for (_, config, layer), path in zip(keras_layers, paths):
+        group = h5file.create_group(f"{path}/vars")
+        group.attrs["name"] = config["name"]
+        if layer is not None:
+            for index, weights in enumerate(layer.get_weights()):
+                group.create_dataset(str(index), data=weights)
+    h5file.create_group("vars").attrs["name"] = model.name
+
+
+def _require_built(model, what: str):
+    if not model.built:
+        raise ValueError(
+            f"{what} needs a built model (its input width known: input_dim/input_shape/Input, "
+            "or after the first fit/predict/build)"
+        )
+
+
+def save_keras(model, path) -> None:
+    """Writes `model` as a Keras 3 `.keras` file that keras.saving.load_model
+    reads (the optimizer's moments are not written). Needs h5py."""
+    _require_built(model, "saving a .keras file")
+    h5py = _h5py()
+    keras_layers = _keras_layers(model)
+    config = _keras_config(model, keras_layers)
+    metadata = {"keras_version": "3", "nncore_version": __version__}
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as h5file:
+        _write_weights(h5file, model, keras_layers)
+    # Written in full to a temporary file first: a failed save leaves no half-written file.
+    path = os.fspath(path)
+    temporary = f"{path}.{os.getpid()}.tmp"
+    try:
+        with zipfile.ZipFile(temporary, "w") as archive:
+            archive.writestr(_METADATA, json.dumps(metadata))
+            archive.writestr(_CONFIG, json.dumps(config))
+            archive.writestr(_WEIGHTS, buffer.getvalue())
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def _check_weights_name(path: str):
+    if not path.endswith(".weights.h5"):
+        raise ValueError(
+            f"a weights file's name must end in .weights.h5 (Keras's weights format); got {path!r}"
+        )
+
+
+def save_weights(model, path) -> None:
+    """Writes the model's weights as a Keras `.weights.h5` file. Needs h5py."""
+    path = os.fspath(path)
+    _check_weights_name(path)
+    _require_built(model, "save_weights")
+    h5py = _h5py()
+    with h5py.File(path, "w") as h5file:
+        _write_weights(h5file, model, _keras_layers(model))
+
+
+def load_weights(model, path) -> None:
+    """Reads weights written by save_weights (or those of a `.keras` file) into
+    a model of the same architecture; all or nothing. Needs h5py."""
+    path = os.fspath(path)
+    if path.endswith(".keras"):
+        source = load_keras(path)
+        model.set_weights(source.get_weights())
+        return
+    _check_weights_name(path)
+    _require_built(model, "load_weights")
+    h5py = _h5py()
+    keras_layers = _keras_layers(model)
+    paths = _weight_paths(class_name for class_name, _, _ in keras_layers)
+    weights = []
+    with h5py.File(path, "r") as h5file:
+        for (_, _, layer), group_path in zip(keras_layers, paths):
+            if layer is not None:
+                weights.extend(_weights_of(h5file, group_path))
+    model.set_weights(weights)

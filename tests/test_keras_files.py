@@ -1,0 +1,255 @@
+"""Keras 3 files: .keras models made by Keras itself (tests/data, see
+make_keras_files.py there) read into nncore with Keras's predictions, and
+nncore models written in the layout Keras writes."""
+
+import io
+import json
+import os
+import re
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+
+import nncore
+from nncore import keras_files
+from nncore.layers import ELU, Activation, Dense, Dropout, Input, LeakyReLU, ReLU, Softmax
+
+h5py = pytest.importorskip("h5py")
+
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+EXPECTED = np.load(os.path.join(DATA, "keras_predictions.npz"), allow_pickle=False)
+
+
+def data(name):
+    return os.path.join(DATA, name)
+
+
+@pytest.mark.parametrize("name", ["classifier", "regression", "activations"])
+def test_keras_files_predict_as_keras(name):
+    model = nncore.load_keras(data(f"{name}.keras"))
+    x, expected = EXPECTED[f"{name}_x"], EXPECTED[f"{name}_y"]
+    predicted = model.predict(x)
+    assert predicted.dtype == np.float32 and predicted.shape == expected.shape
+    # float32 rounding of both libraries, on values of order 1
+    np.testing.assert_allclose(predicted, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_compile_settings_come_along():
+    classifier = nncore.load_keras(data("classifier.keras"))
+    assert classifier.loss == "categorical_crossentropy"
+    assert classifier.metrics_names == ["loss", "accuracy"]
+    assert isinstance(classifier.optimizer, nncore.optimizers.Adam)
+    assert classifier.optimizer.learning_rate == pytest.approx(1e-3)
+    # Keras's Dense(activation="leaky_relu") has slope 0.2, and keeps it through nncore's files
+    assert classifier.layers[2].alpha == 0.2
+    regression = nncore.load_keras(data("regression.keras"))
+    assert isinstance(regression.optimizer, nncore.optimizers.SGD)
+    assert regression.optimizer.momentum == pytest.approx(0.9)
+    dense = regression.layers[0]
+    assert dense.kernel_regularizer.l2 == pytest.approx(0.01)
+    assert isinstance(dense.kernel_constraint, nncore.constraints.NonNeg)
+    # Flatten changes nothing on (samples, features) and has no nncore layer
+    assert [type(layer).__name__ for layer in regression.layers] == [
+        "Dense",
+        "LeakyReLU",
+        "Dense",
+        "ReLU",
+        "Dense",
+    ]
+    assert nncore.load_keras(data("activations.keras")).optimizer is None
+    # a loaded model trains on
+    x = EXPECTED["classifier_x"]
+    y = nncore.utils.to_categorical(np.arange(len(x)) % 3)
+    classifier.fit(x, y, epochs=2, verbose=0)
+
+
+@pytest.mark.parametrize(
+    "name, layer",
+    [
+        ("batch_normalization", "'batch_normalization' (BatchNormalization)"),
+        ("unsupported", "'layer_normalization' (LayerNormalization)"),
+    ],
+)
+def test_the_first_unsupported_layer_is_named(name, layer):
+    message = re.escape(f"{name}.keras: layer {layer}: nncore cannot run")
+    with pytest.raises(ValueError, match=message):
+        nncore.load_keras(data(f"{name}.keras"))
+
+
+def keras_like_classifier(dtype="float32"):
+    """The architecture of classifier.keras, built in nncore."""
+    return nncore.Sequential(
+        [
+            Input((5,)),
+            Dense(8, "relu"),
+            Dropout(0.3),
+            Dense(6, "leaky_relu"),
+            Activation("tanh"),
+            Dense(3, "softmax"),
+        ],
+        seed=4,
+        dtype=dtype,
+    )
+
+
+def h5_layout(source) -> dict:
+    """{dataset path: shape} and {group path: name attribute} of an HDF5 file."""
+    shapes, names = {}, {}
+
+    def visit(path, item):
+        if isinstance(item, h5py.Dataset):
+            shapes[path] = item.shape
+        elif "name" in item.attrs:
+            names[path] = item.attrs["name"]
+
+    with h5py.File(source, "r") as f:
+        f.visititems(visit)
+    return shapes, names
+
+
+def zipped(path, member):
+    with zipfile.ZipFile(path) as archive:
+        return archive.read(member)
+
+
+def test_written_files_have_keras_layout(tmp_path):
+    model = keras_like_classifier()
+    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    path = tmp_path / "model.keras"
+    keras_files.save_keras(model, path)
+    ours = json.loads(zipped(path, "config.json"))
+    theirs = json.loads(zipped(data("classifier.keras"), "config.json"))
+    assert ours["class_name"] == theirs["class_name"] == "Sequential"
+    assert [x["class_name"] for x in ours["config"]["layers"]] == [
+        x["class_name"] for x in theirs["config"]["layers"]
+    ]
+    assert ours["compile_config"]["loss"] == theirs["compile_config"]["loss"]
+    assert ours["compile_config"]["optimizer"]["class_name"] == "Adam"
+    our_shapes, our_names = h5_layout(io.BytesIO(zipped(path, "model.weights.h5")))
+    their_shapes, _ = h5_layout(io.BytesIO(zipped(data("classifier.keras"), "model.weights.h5")))
+    # the same layer variables at the same places (Keras adds its optimizer's)
+    layer_shapes = {k: v for k, v in their_shapes.items() if k.startswith("layers/")}
+    assert our_shapes == layer_shapes
+    assert our_names["layers/dense_1/vars"] == model.layers[2].name
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_keras_round_trip(tmp_path, dtype):
+    model = nncore.Sequential(
+        [
+            Dense(5, "leaky_relu", input_dim=3, kernel_regularizer=nncore.regularizers.l2(0.1)),
+            Activation("elu", alpha=0.3),
+            LeakyReLU(0.2),
+            Dropout(0.1),
+            Dense(4, "gelu", use_bias=False, kernel_constraint="max_norm"),
+            ReLU(negative_slope=0.1),
+            ELU(),
+            Dense(3, "softmax"),
+            Softmax(),
+        ],
+        seed=1,
+        dtype=dtype,
+    )
+    model.compile(loss="categorical_crossentropy", optimizer=nncore.optimizers.RMSprop(0.01))
+    path = tmp_path / "model.keras"
+    keras_files.save_keras(model, path)
+    loaded = nncore.load_keras(path)
+    x = np.random.default_rng(0).standard_normal((6, 3))
+    assert loaded.dtype == model.dtype
+    assert np.array_equal(loaded.predict(x), model.predict(x))
+    assert loaded.optimizer.get_config() == model.optimizer.get_config()
+    assert loaded.layers[4].kernel_constraint == model.layers[4].kernel_constraint
+    # Keras's "elu" string means alpha 1: alpha 0.3 goes as a layer of its own
+    config = json.loads(zipped(path, "config.json"))
+    assert [x["class_name"] for x in config["config"]["layers"][1:4]] == [
+        "Dense",
+        "ELU",
+        "LeakyReLU",
+    ]
+
+
+def test_weights_files(tmp_path):
+    model = keras_like_classifier()
+    keras_files.load_weights(model, data("classifier.weights.h5"))
+    x, expected = EXPECTED["classifier_x"], EXPECTED["classifier_y"]
+    np.testing.assert_allclose(model.predict(x), expected, rtol=1e-5, atol=1e-6)
+    path = tmp_path / "copy.weights.h5"
+    keras_files.save_weights(model, path)
+    other = keras_like_classifier(dtype="float64")
+    keras_files.load_weights(other, path)
+    for got, want in zip(other.get_weights(), model.get_weights()):
+        assert np.array_equal(got, want)
+    fresh = keras_like_classifier()
+    keras_files.load_weights(fresh, data("classifier.keras"))
+    assert np.array_equal(fresh.predict(x), model.predict(x))
+    with pytest.raises(ValueError, match=r"\.weights\.h5"):
+        keras_files.save_weights(model, tmp_path / "copy.h5")
+    wrong = nncore.Sequential([Dense(4, input_dim=5), Dense(3)])
+    before = wrong.get_weights()
+    with pytest.raises(ValueError, match="weights"):
+        keras_files.load_weights(wrong, path)
+    assert all(np.array_equal(a, b) for a, b in zip(wrong.get_weights(), before))
+
+
+def rewrite(tmp_path, source, **members):
+    """A copy of the Keras file `source` with some members replaced (None: removed)."""
+    path = tmp_path / "changed.keras"
+    with zipfile.ZipFile(data(source)) as old, zipfile.ZipFile(path, "w") as new:
+        for name in old.namelist():
+            if name not in members:
+                new.writestr(name, old.read(name))
+        for name, content in members.items():
+            if content is not None:
+                new.writestr(name, content)
+    return path
+
+
+def classifier_config():
+    return json.loads(zipped(data("classifier.keras"), "config.json"))
+
+
+def test_bad_files_are_refused_with_a_reason(tmp_path):
+    junk = tmp_path / "junk.keras"
+    junk.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="not a zip"):
+        nncore.load_keras(junk)
+    with pytest.raises(ValueError, match="no config.json"):
+        nncore.load_keras(rewrite(tmp_path, "classifier.keras", **{"config.json": None}))
+    with pytest.raises(ValueError, match="not valid JSON"):
+        nncore.load_keras(rewrite(tmp_path, "classifier.keras", **{"config.json": b"{"}))
+    config = classifier_config()
+    config["class_name"] = "Functional"
+    with pytest.raises(ValueError, match="reads Sequential models"):
+        nncore.load_keras(
+            rewrite(tmp_path, "classifier.keras", **{"config.json": json.dumps(config)})
+        )
+    config = classifier_config()
+    config["config"]["layers"][1]["config"]["activation"] = "selu"
+    with pytest.raises(ValueError, match="layer 'dense' .*activation 'selu'"):
+        nncore.load_keras(
+            rewrite(tmp_path, "classifier.keras", **{"config.json": json.dumps(config)})
+        )
+    config = classifier_config()
+    config["config"]["layers"][1]["config"]["units"] = 9  # the weights hold 8
+    with pytest.raises(ValueError, match="shape"):
+        nncore.load_keras(
+            rewrite(tmp_path, "classifier.keras", **{"config.json": json.dumps(config)})
+        )
+    config = classifier_config()
+    config["config"]["layers"][0]["config"]["batch_shape"] = [None, 28, 28]
+    with pytest.raises(ValueError, match="2-D data"):
+        nncore.load_keras(
+            rewrite(tmp_path, "classifier.keras", **{"config.json": json.dumps(config)})
+        )
+    with pytest.raises(FileNotFoundError):
+        nncore.load_keras(tmp_path / "missing.keras")
+
+
+def test_without_h5py_the_extra_is_named(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "h5py", None)
+    with pytest.raises(ImportError, match=r"nncore-kernels\[keras\]"):
+        nncore.load_keras(data("classifier.keras"))
+    with pytest.raises(ImportError, match=r"nncore-kernels\[keras\]"):
+        keras_files.save_keras(keras_like_classifier(), tmp_path / "m.keras")
