@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +26,7 @@ __all__ = ["CsvFormat", "sniff", "records", "scan", "Encoding"]
 MISSING = frozenset({"", "na", "nan", "n/a", "null", "none", "?"})
 DELIMITERS = (",", ";", "\t", "|")
 SNIFF_BYTES = 64 * 1024
+CHUNK_ROWS = 4096  # rows parsed (and predicted) at a time
 # More distinct text values than this in a feature column is an identifier or
 # free text, not a category: one-hot encoding it would make that many inputs.
 MAX_CATEGORIES = 100
@@ -55,8 +57,6 @@ class CsvFormat:
         text = cell.strip()
         if self.decimal == ",":
             text = text.replace(",", ".")
-        if "_" in text:  # float() would accept 1_000
-            raise ValueError(cell)
         return float(text)
 
     def format_number(self, text: str) -> str:
@@ -213,6 +213,31 @@ def records(fmt: CsvFormat, *, with_header=False):
 MAX_DISTINCT = 1000
 
 
+def chunks(fmt: CsvFormat, size: int = CHUNK_ROWS):
+    """records(fmt) in lists of `size` (the last one shorter)."""
+    chunk = []
+    for record in records(fmt):
+        chunk.append(record)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def finite_numbers(fmt: CsvFormat, cells: list):
+    """The cells as a float64 array when every one is a finite number, else None
+    (then the caller goes cell by cell, to say which is missing or wrong)."""
+    try:
+        if fmt.decimal == ",":
+            values = np.array([float(cell.replace(",", ".")) for cell in cells])
+        else:
+            values = np.array([float(cell) for cell in cells])
+    except ValueError:
+        return None
+    return values if np.isfinite(values).all() else None
+
+
 @dataclass
 class ColumnScan:
     """What one pass over the file learned about one column."""
@@ -226,6 +251,8 @@ class ColumnScan:
     first_infinite: tuple = ()  # (line, cell)
     distinct: dict = field(default_factory=dict)  # stripped cell -> count, up to MAX_DISTINCT
     row_offset: float | None = None  # 0 or 1 while the column counts rows from there
+    low: float = np.inf  # of its finite numbers
+    high: float = -np.inf
 
     @property
     def numeric(self) -> bool:
@@ -256,10 +283,32 @@ class ColumnScan:
         self.numbers += 1
         if not np.isfinite(value):
             self.first_infinite = self.first_infinite or (line, cell)
+        else:
+            self.low, self.high = min(self.low, value), max(self.high, value)
         if row == 0:
             self.row_offset = value if value in (0.0, 1.0) else None
         elif self.row_offset is not None and value != row + self.row_offset:
             self.row_offset = None
+
+    def add_cells(self, fmt: CsvFormat, lines: list, cells: list, first_row: int):
+        """A chunk of the column: at once when all are finite numbers, else cell by cell."""
+        values = finite_numbers(fmt, cells)
+        if values is None:
+            for k, (line, cell) in enumerate(zip(lines, cells)):
+                self.add(fmt, line, first_row + k, cell)
+            return
+        self.numbers += len(values)
+        self.low, self.high = min(self.low, values.min()), max(self.high, values.max())
+        if len(self.distinct) < MAX_DISTINCT:
+            for text, count in Counter(cell.strip() for cell in cells).items():
+                if text in self.distinct or len(self.distinct) < MAX_DISTINCT:
+                    self.distinct[text] = self.distinct.get(text, 0) + count
+        if first_row == 0:
+            self.row_offset = values[0] if values[0] in (0.0, 1.0) else None
+        if self.row_offset is not None:
+            expected = np.arange(first_row, first_row + len(values)) + self.row_offset
+            if not np.array_equal(values, expected):
+                self.row_offset = None
 
 
 @dataclass
@@ -273,10 +322,11 @@ def scan(fmt: CsvFormat) -> FileScan:
     """One pass over the file: per column, numbers vs text, missing cells, distinct values."""
     columns = [ColumnScan(name) for name in fmt.names]
     rows = 0
-    for line, cells in records(fmt):
-        for column, cell in zip(columns, cells):
-            column.add(fmt, line, rows, cell)
-        rows += 1
+    for chunk in chunks(fmt):
+        lines = [line for line, _ in chunk]
+        for j, column in enumerate(columns):
+            column.add_cells(fmt, lines, [cells[j] for _, cells in chunk], rows)
+        rows += len(chunk)
     if rows == 0:
         raise ValueError(f"{fmt.path}: no data rows" + (" after the header" if fmt.header else ""))
     return FileScan(fmt, rows, {column.name: column for column in columns})
@@ -387,44 +437,53 @@ class Encoding:
             )
         return [fmt.names.index(c) for c in self.columns]
 
-    def encode(self, fmt: CsvFormat, chunk: list, positions: list, unseen: dict) -> np.ndarray:
-        """The rows of `chunk` ((line, cells) pairs) as a float64 matrix; a missing
-        cell is NaN unless its feature has a fill value; an unseen category is a
-        row of zeros, counted in unseen[(column, value)]."""
-        x = np.zeros((len(chunk), self.width))
-        for i, (line, cells) in enumerate(chunk):
-            offset = 0
-            for feature, index, position in zip(self.features, self._index, positions):
-                cell = cells[position].strip()
-                if cell.lower() in MISSING:
-                    cell = feature.fill
-                    if cell is None:
-                        x[i, offset : offset + feature.width] = np.nan
-                        offset += feature.width
+    def encode(self, fmt: CsvFormat, chunk: list, positions: list, unseen: dict, out=None):
+        """The rows of `chunk` ((line, cells) pairs) as a float64 matrix (written into
+        `out`, zeros of the right shape, when given); a missing cell is NaN unless its
+        feature has a fill value; an unseen category is a row of zeros, counted in
+        unseen[(column, value)]."""
+        x = np.zeros((len(chunk), self.width)) if out is None else out
+        offset = 0
+        for feature, index, position in zip(self.features, self._index, positions):
+            cells = [row[position] for _, row in chunk]
+            block = x[:, offset : offset + feature.width]
+            offset += feature.width
+            if index is None:
+                values = finite_numbers(fmt, cells)
+                if values is None:
+                    values = [
+                        self._number(fmt, line, feature, cell)
+                        for (line, _), cell in zip(chunk, cells)
+                    ]
+                block[:, 0] = values
+                continue
+            for i, cell in enumerate(cells):
+                text = cell.strip()
+                if text.lower() in MISSING:
+                    if feature.fill is None:
+                        block[i] = np.nan
                         continue
-                if index is None:
-                    x[i, offset] = self._number(fmt, line, feature.column, cell)
+                    text = feature.fill
+                k = index.get(text)
+                if k is None:
+                    unseen[feature.column, text] = unseen.get((feature.column, text), 0) + 1
                 else:
-                    k = index.get(cell)
-                    if k is None:
-                        unseen[feature.column, cell] = unseen.get((feature.column, cell), 0) + 1
-                    else:
-                        x[i, offset + k] = 1.0
-                offset += feature.width
+                    block[i, k] = 1.0
         return x
 
     @staticmethod
-    def _number(fmt: CsvFormat, line: int, column: str, cell) -> float:
-        if isinstance(cell, float):
-            return cell
+    def _number(fmt: CsvFormat, line: int, feature: Feature, cell: str) -> float:
+        """One cell of a number column: its value, its fill value, or NaN when missing."""
+        if is_missing(cell):
+            return np.nan if feature.fill is None else feature.fill
         try:
             value = fmt.number(cell)
         except ValueError:
             raise ValueError(
-                f"{fmt.path}, line {line}: column {column!r} must be a number; got {cell!r}"
+                f"{fmt.path}, line {line}: column {feature.column!r} must be a number; got {cell!r}"
             ) from None
         if not np.isfinite(value):
-            raise ValueError(f"{fmt.path}, line {line}: column {column!r} must be finite")
+            raise ValueError(f"{fmt.path}, line {line}: column {feature.column!r} must be finite")
         return value
 
     def set_fills(self, x: np.ndarray, method: str, distinct_counts: dict):

@@ -34,7 +34,6 @@ import numpy as np
 from nncore import _csv
 
 MAX_CLASSES_FOR_INTEGER_TARGET = 20
-CHUNK_ROWS = 4096  # rows encoded and predicted at a time by predict and evaluate
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw")
 HIDDEN_ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "elu", "gelu", "softplus")
 
@@ -183,28 +182,28 @@ def class_labels(column, path) -> list:
     return classes
 
 
-def read_training_data(fmt, encoding, target: str, task: str, classes):
-    """Second pass: features (NaN where missing) and target (class index or value)."""
+def read_training_data(fmt, rows, encoding, target: str, task: str, classes):
+    """Second pass: features (NaN where missing) and target (class index or value, NaN
+    where missing) in arrays allocated once for the `rows` the first pass counted."""
     positions = encoding.positions(fmt)
     target_at = fmt.names.index(target)
-    lookup = {c: k for k, c in enumerate(classes or [])}
-    x_parts, y = [], []
-    chunk = []
-    for line, cells in _csv.records(fmt):
-        chunk.append((line, cells))
-        cell = cells[target_at].strip()
-        if _csv.is_missing(cell):
-            y.append(np.nan)
-        elif task == "classification":
-            y.append(lookup[cell])
+    lookup = {c: float(k) for k, c in enumerate(classes or [])}
+    x = np.zeros((rows, encoding.width))
+    y = np.empty(rows)
+    start = 0
+    for chunk in _csv.chunks(fmt):
+        end = start + len(chunk)
+        encoding.encode(fmt, chunk, positions, {}, out=x[start:end])
+        cells = [row[target_at].strip() for _, row in chunk]
+        if task == "classification":
+            y[start:end] = [lookup.get(cell, np.nan) for cell in cells]
         else:
-            y.append(fmt.number(cell))
-        if len(chunk) == CHUNK_ROWS:
-            x_parts.append(encoding.encode(fmt, chunk, positions, {}))
-            chunk = []
-    if chunk:
-        x_parts.append(encoding.encode(fmt, chunk, positions, {}))
-    return np.concatenate(x_parts), np.array(y, dtype=np.float64)
+            values = _csv.finite_numbers(fmt, cells)
+            if values is None:  # missing values (the first pass checked the rest)
+                values = [np.nan if _csv.is_missing(c) else fmt.number(c) for c in cells]
+            y[start:end] = values
+        start = end
+    return x, y
 
 
 # ------------------------------------------------------------- reports
@@ -334,12 +333,9 @@ def say_task(args, task, classes, target_column):
             f"task: classification of {args.target!r} into {len(classes)} classes ({shown})", end=""
         )
     else:
-        values = [float(v.replace(",", ".")) for v in target_column.distinct]
         other = "classification"
-        print(
-            f"task: regression of {args.target!r} (values like {min(values):g} to {max(values):g})",
-            end="",
-        )
+        low, high = target_column.low, target_column.high
+        print(f"task: regression of {args.target!r} (values from {low:g} to {high:g})", end="")
     print("" if args.task != "auto" else f"; --task {other} to change")
 
 
@@ -380,7 +376,7 @@ def load_training_table(args):
                 f"text column {feature.column!r}: {len(feature.categories)} categories, "
                 "one-hot encoded"
             )
-    x, y = read_training_data(fmt, encoding, args.target, task, classes)
+    x, y = read_training_data(fmt, file_scan.rows, encoding, args.target, task, classes)
     keep = ~np.isnan(y)
     if args.impute == "drop":
         keep &= ~np.isnan(x).any(axis=1)
@@ -441,12 +437,14 @@ def command_train(args):
     else:
         print(f"training on {len(train_rows)} rows, no validation rows")
     callbacks = []
+    early = None
     if args.early_stopping:
         import nncore
 
-        callbacks.append(
-            nncore.callbacks.EarlyStopping(patience=args.early_stopping, restore_best_weights=True)
+        early = nncore.callbacks.EarlyStopping(
+            patience=args.early_stopping, restore_best_weights=True
         )
+        callbacks.append(early)
     if not args.quiet:
         callbacks.append(BarCallback(args.epochs, lambda logs: shown_logs(logs, task, y_scale)))
     start = time.perf_counter()
@@ -464,8 +462,12 @@ def command_train(args):
     if task == "regression":
         fold_target_scaling(model, y_mean, y_scale)
     model.metadata = metadata
-    epochs_run = len(history.epoch)
-    print(f"{epochs_run} epochs in {elapsed:.2f} s")
+    print(f"{len(history.epoch)} epochs in {elapsed:.2f} s")
+    if early is not None and early.stopped_epoch > 0:
+        print(
+            f"stopped early: the validation loss did not improve for {args.early_stopping} "
+            f"epochs; the weights of epoch {early.best_epoch + 1} are kept"
+        )
     if len(validation_rows):
         x_report, y_report, where = x_validation, y_validation, "validation rows"
     else:
@@ -588,16 +590,10 @@ class SavedModel:
 
 
 def predicted_chunks(saved, fmt, encoding):
-    """(rows, outputs) CHUNK_ROWS rows at a time; notes unseen categories at the end."""
+    """(rows, outputs), a chunk of rows at a time; notes unseen categories at the end."""
     positions = encoding.positions(fmt)
     unseen = {}
-    chunk = []
-    for record in _csv.records(fmt):
-        chunk.append(record)
-        if len(chunk) == CHUNK_ROWS:
-            yield chunk, saved.outputs(fmt, encoding, chunk, positions, unseen)
-            chunk = []
-    if chunk:
+    for chunk in _csv.chunks(fmt):
         yield chunk, saved.outputs(fmt, encoding, chunk, positions, unseen)
     if unseen:
         shown = ", ".join(f"{column!r}: {value!r} ({n})" for (column, value), n in unseen.items())

@@ -318,6 +318,55 @@ def test_regression_in_the_targets_units(tmp_path):
     assert f"RMSE {rmse:.4g}" in done.stdout and f"MAE {mae:.4g}" in done.stdout
 
 
+def test_training_options_reach_the_model(tmp_path):
+    x, label = separable(100, 15)
+    data = tmp_path / "d.csv"
+    write_csv(
+        data, ["a", "b", "label"], [[f"{a:.3f}", f"{b:.3f}", c] for (a, b), c in zip(x, label)]
+    )
+    model = tmp_path / "m.nnc"
+    options = ["--optimizer", "sgd", "--lr", "0.05", "--activation", "tanh", "--hidden", "5"]
+    train(data, model, "--target", "label", "--epochs", "3", "--batch-size", "16", *options)
+    loaded = nncore.load_model(model)
+    assert type(loaded.optimizer).__name__ == "SGD"
+    assert loaded.optimizer.learning_rate == pytest.approx(0.05)
+    assert loaded.optimizer.iterations == 3 * 5  # 80 training rows in batches of 16
+    assert [(layer.units, layer.activation) for layer in loaded.layers] == [
+        (5, "tanh"),
+        (1, "sigmoid"),
+    ]
+
+
+def test_early_stopping_keeps_the_best_epoch(tmp_path):
+    rng = np.random.default_rng(16)
+    data = tmp_path / "noise.csv"
+    rows = [
+        [f"{v:.4f}" for v in rng.standard_normal(5)] + [int(rng.integers(0, 2))] for _ in range(200)
+    ]
+    write_csv(data, ["a", "b", "c", "d", "e", "label"], rows)
+    done = train(
+        data, tmp_path / "m.nnc", "--target", "label", "--epochs", "300", "--early-stopping", "3"
+    )
+    epochs = int(re.search(r"(\d+) epochs in", done.stdout).group(1))
+    best = int(re.search(r"the weights of epoch (\d+) are kept", done.stdout).group(1))
+    assert epochs < 300 and best == epochs - 3
+
+
+def test_latin1_file_from_a_spreadsheet(tmp_path):
+    x, label = separable(100, 17)
+    text = "Länge;Breite;Art\n" + "".join(
+        f"{a:.2f};{b:.2f};{'groß' if c else 'klein'}\n".replace(".", ",")
+        for (a, b), c in zip(x, label)
+    )
+    data = tmp_path / "excel.csv"
+    data.write_bytes(text.encode("latin-1"))
+    model = tmp_path / "m.nnc"
+    done = train(data, model, "--target", "Art", "--epochs", "5")
+    assert "is not UTF-8: read as Latin-1" in done.stderr
+    meta = nncore.load_model(model).metadata
+    assert meta["features"] == ["Länge", "Breite"] and meta["classes"] == ["groß", "klein"]
+
+
 def test_evaluate_a_classifier(tmp_path):
     x, label = separable(300, 9)
     data = tmp_path / "d.csv"
@@ -332,7 +381,7 @@ def test_evaluate_a_classifier(tmp_path):
 
 
 def test_predict_streams_past_a_chunk(tmp_path):
-    from nncore.cli import CHUNK_ROWS
+    from nncore._csv import CHUNK_ROWS
 
     x, label = separable(CHUNK_ROWS + 3, 10)
     data = tmp_path / "big.csv"
