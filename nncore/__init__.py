@@ -1,6 +1,8 @@
 """nncore: compiled neural-network kernels for the CPU, with Keras- and
 scikit-learn-style APIs. numpy is the only runtime dependency."""
 
+import os
+
 from nncore import (
     callbacks,
     constraints,
@@ -18,8 +20,17 @@ from nncore.keras_files import load_keras
 from nncore.layers import ELU, Activation, Dense, Dropout, Input, LeakyReLU, ReLU, Softmax
 from nncore.models import Sequential, load_model
 
+
+def get_include() -> str:
+    """The folder that holds nncore.h, nncore's whole C API, for other packages'
+    extensions (``include_dirs=[nncore.get_include()]``); their Cython cimports
+    the functions from nncore.cython_kernels (see its .pxd)."""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "include")
+
+
 __all__ = [
     "__version__",
+    "get_include",
     "kernels",
     "Sequential",
     "load_model",

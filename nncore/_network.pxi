@@ -3,6 +3,7 @@
 # keep the C calls memory-safe; the messages users read come from models.py.
 
 from cpython.exc cimport PyErr_CheckSignals
+from cpython.pycapsule cimport PyCapsule_New
 from libc.stdlib cimport calloc, free
 
 ACTIVATION_CODES = {
@@ -191,6 +192,11 @@ cdef class Network:
     @property
     def from_logits(self):
         return bool(nc_network_uses_logits(&self.net))
+
+    def c_network(self):
+        """The C description as a PyCapsule named "nncore.nc_network", valid while
+        this object lives (nncore.cython_kernels.NetworkSnapshot copies it)."""
+        return PyCapsule_New(&self.net, "nncore.nc_network", NULL)
 
     def dense_slices(self):
         """Per dense layer: (weight_offset, (n_in, n_out), bias_offset or None)."""

@@ -1,0 +1,19 @@
+"""Type stubs for nncore.cython_kernels: its C functions are for Cython (see
+cython_kernels.pxd); from Python it offers NetworkSnapshot and the capsule table."""
+
+from typing import Any
+
+import numpy as np
+
+__pyx_capi__: dict[str, Any]
+
+class NetworkSnapshot:
+    itemsize: int
+    n_in: int
+    n_out: int
+    def __init__(self, model: Any) -> None: ...
+    @property
+    def dtype(self) -> np.dtype: ...
+    @property
+    def parameters(self) -> np.ndarray: ...
+    def workspace_size(self, batch_size: int) -> int: ...
