@@ -405,7 +405,17 @@ class Encoding:
 
     @classmethod
     def from_json(cls, spec: list) -> Encoding:
-        return cls([Feature(s["column"], s.get("categories"), s.get("fill")) for s in spec])
+        """From a model file's metadata; TypeError/KeyError when it is not what to_json wrote."""
+        features = []
+        for item in spec:
+            categories = item.get("categories")
+            if categories is not None:
+                categories = [str(c) for c in categories]
+            fill = item.get("fill")
+            if not (fill is None or isinstance(fill, (str, float, int))):
+                raise TypeError(f"fill {fill!r}")
+            features.append(Feature(str(item["column"]), categories, fill))
+        return cls(features)
 
     @classmethod
     def numeric(cls, names: list) -> Encoding:

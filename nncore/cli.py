@@ -25,8 +25,11 @@ standard error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import os
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -152,31 +155,30 @@ def choose_columns(fmt, names: list, features, drop, skip: list) -> list:
         return list(dict.fromkeys(features))
     chosen = [n for n in names if n not in skip and n not in (drop or [])]
     if not chosen:
-        raise ValueError(f"{fmt.path}: no feature columns left besides the target {skip[0]!r}")
+        raise ValueError(f"{fmt.path}: no feature columns left to use")
     return chosen
 
 
-def guess_task(column) -> str:
+def guess_task(fmt, column) -> str:
     """'classification' for text or few distinct integers, else 'regression'."""
     if not column.numeric:
         return "classification"
-    values = [float(v.replace(",", ".")) for v in column.distinct]
     few = len(column.distinct) <= MAX_CLASSES_FOR_INTEGER_TARGET
-    if few and all(v == round(v) for v in values):
+    if few and all(float(fmt.number(v)).is_integer() for v in column.distinct):
         return "classification"
     return "regression"
 
 
-def class_labels(column, path) -> list:
+def class_labels(fmt, column) -> list:
     """The target's distinct values as written, numbers sorted as numbers."""
     if len(column.distinct) >= _csv.MAX_DISTINCT:
         raise ValueError(
-            f"{path}: the target {column.name!r} has more than {_csv.MAX_DISTINCT} distinct "
+            f"{fmt.path}: the target {column.name!r} has more than {_csv.MAX_DISTINCT} distinct "
             "values: too many classes (--task regression for a number)"
         )
     classes = sorted(column.distinct)
     if column.numeric:
-        classes.sort(key=lambda c: float(c.replace(",", ".")))
+        classes.sort(key=fmt.number)
     if len(classes) < 2:
         raise ValueError(f"the target {column.name!r} has one value only: {classes[0]!r}")
     return classes
@@ -340,7 +342,8 @@ def say_task(args, task, classes, target_column):
 
 
 def load_training_table(args):
-    """The training file as (encoding, task, classes, x, y), every check made."""
+    """The training file, every check made: (its Encoding, the model's metadata, the
+    distinct values of each feature column, x with NaN where missing, y)."""
     fmt = open_csv(args)
     if args.target not in fmt.names:
         raise ValueError(
@@ -357,18 +360,16 @@ def load_training_table(args):
     allow_missing = args.impute != "none"
     encoding = _csv.Encoding.from_scan(file_scan, columns, allow_missing=allow_missing)
     target_column = file_scan.columns[args.target]
-    task = args.task if args.task != "auto" else guess_task(target_column)
-    if task == "regression":
+    if target_column.numeric or target_column.missing:
         _csv.check_column(fmt, target_column, allow_missing=allow_missing)
-        if not target_column.numeric:
-            line, cell = target_column.first_text
-            raise ValueError(
-                f"{args.data}, line {line}: regression needs a numeric target; "
-                f"{args.target!r} has {cell!r}"
-            )
-    elif target_column.missing and not allow_missing:
-        _csv.check_column(fmt, target_column, allow_missing=False)
-    classes = class_labels(target_column, args.data) if task == "classification" else None
+    task = args.task if args.task != "auto" else guess_task(fmt, target_column)
+    if task == "regression" and not target_column.numeric:
+        line, cell = target_column.first_text
+        raise ValueError(
+            f"{args.data}, line {line}: regression needs a numeric target; "
+            f"{args.target!r} has {cell!r}"
+        )
+    classes = class_labels(fmt, target_column) if task == "classification" else None
     say_task(args, task, classes, target_column)
     for feature in encoding.features:
         if feature.categories is not None:
@@ -505,24 +506,50 @@ class SavedModel:
         meta = self.model.metadata or {}
         self.meta = meta
         self.n_inputs = self.model.input_shape[1]
-        self.stored_columns = "features" in meta
-        if "encoding" in meta:
-            self.encoding = _csv.Encoding.from_json(meta["encoding"])
-        elif self.stored_columns:
-            self.encoding = _csv.Encoding.numeric(meta["features"])
-        else:
-            self.encoding = None
-        activation = output_activation(self.model)
         width = self.model.output_shape[1]
-        default_task = "classification" if activation in ("sigmoid", "softmax") else "regression"
-        self.task = meta.get("task", default_task)
-        self.classes = meta.get("classes")
-        if self.task == "classification" and self.classes is None:
-            self.classes = [str(k) for k in range(2 if width == 1 else width)]
-        if self.task == "regression" and width != 1:
-            raise ValueError(f"{path}: the model has {width} outputs; the command line uses one")
-        self.target = meta.get("target")
+        default_task = (
+            "classification"
+            if output_activation(self.model) in ("sigmoid", "softmax")
+            else "regression"
+        )
+        try:
+            self.encoding = None
+            if "encoding" in meta:
+                self.encoding = _csv.Encoding.from_json(meta["encoding"])
+            elif "features" in meta:
+                self.encoding = _csv.Encoding.numeric([str(c) for c in meta["features"]])
+            self.task = meta.get("task", default_task)
+            self.classes = meta.get("classes")
+            if self.task == "classification" and self.classes is None:
+                self.classes = [str(k) for k in range(2 if width == 1 else width)]
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(
+                f"{path}: its metadata is not what nncore train writes ({exc})"
+            ) from None
+        self.check(width)
+        self.target = None if meta.get("target") is None else str(meta["target"])
+        columns = meta.get("columns")
+        self.columns = [str(c) for c in columns] if isinstance(columns, list) else []
         self.dtype = self.model.dtype.type
+
+    def check(self, width: int):
+        """The metadata must fit the network: a hostile or hand-edited file fails here."""
+        where = f"{self.path}: its metadata"
+        if self.task not in ("classification", "regression"):
+            raise ValueError(f"{where} has an unknown task {self.task!r}")
+        if self.task == "regression" and width != 1:
+            raise ValueError(
+                f"{self.path}: the model has {width} outputs; the command line uses one"
+            )
+        if self.task == "classification":
+            n_classes = 2 if width == 1 else width
+            if not isinstance(self.classes, list) or len(self.classes) != n_classes:
+                raise ValueError(f"{where} must list {n_classes} classes for the model's outputs")
+            self.classes = [str(c) for c in self.classes]
+        if self.encoding is not None and self.encoding.width != self.n_inputs:
+            raise ValueError(
+                f"{where} describes {self.encoding.width} inputs; the model takes {self.n_inputs}"
+            )
 
     def columns_for(self, fmt, args, target=None) -> _csv.Encoding:
         """The encoding of this file's columns: the stored one, or (no metadata) the
@@ -536,13 +563,13 @@ class SavedModel:
                 )
             self.match_headerless(fmt, target)
             return self.encoding
-        file_scan_free = [n for n in fmt.names if n != target]
+        candidates = [n for n in fmt.names if n != target]
         first = fmt.names[0]
         if not args.features and (not fmt.header or first.strip().lower() in ("", "unnamed: 0")):
-            if len(file_scan_free) == self.n_inputs + 1 and first != target:
+            if len(candidates) == self.n_inputs + 1 and first != target:
                 note(f"column {first!r} of {fmt.path} taken as an index: not used")
-                file_scan_free.remove(first)
-        names = choose_columns(fmt, file_scan_free, args.features, args.drop, [target])
+                candidates.remove(first)
+        names = choose_columns(fmt, candidates, args.features, args.drop, [target])
         if len(names) != self.n_inputs:
             raise ValueError(
                 f"{self.path} takes {self.n_inputs} input(s) and stores no column names; "
@@ -556,7 +583,7 @@ class SavedModel:
         or all but the target."""
         if fmt.header or self.meta.get("header", True):
             return
-        columns = self.meta.get("columns", [])
+        columns = self.columns
         without_target = [c for c in columns if c != self.target]
         if len(fmt.names) == len(columns):
             fmt.names = list(columns)
@@ -605,8 +632,11 @@ def predicted_chunks(saved, fmt, encoding):
 
 def open_data_for(saved, args, target=None):
     fmt = _csv.sniff(args.data, sep=args.sep, no_header=args.no_header)
-    known = saved.meta.get("columns", [])
-    if fmt.header and not saved.meta.get("header", True) and not set(fmt.names) & set(known):
+    if (
+        fmt.header
+        and not saved.meta.get("header", True)
+        and not set(fmt.names) & set(saved.columns)
+    ):
         fmt = _csv.sniff(args.data, sep=args.sep, no_header=True)  # a header-less file
     for message in fmt.notes:
         note(message)
@@ -620,11 +650,12 @@ def command_predict(args):
     fmt = open_data_for(saved, args)
     encoding = saved.columns_for(fmt, args)
     name = saved.target or "prediction"
-    column = name if name not in fmt.names else f"{name}_predicted"
+    column = name
+    while column in fmt.names:
+        column += "_predicted"
     extra = [f"P({c})" for c in saved.classes] if args.proba else []
-    stream = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout
     rows = 0
-    try:
+    with output_stream(args.output) as stream:
         writer = csv.writer(stream, delimiter=fmt.delimiter, lineterminator="\n")
         writer.writerow([*fmt.names, *extra, column])
         for chunk, out in predicted_chunks(saved, fmt, encoding):
@@ -637,12 +668,27 @@ def command_predict(args):
                 shown = [saved.format(fmt, p) for p in probabilities[i]] if args.proba else []
                 writer.writerow([*cells, *shown, label])
             rows += len(chunk)
-    finally:
-        if args.output:
-            stream.close()
     if args.output:
         print(f"wrote {rows} predictions to {args.output}", file=sys.stderr)
     return 0
+
+
+@contextlib.contextmanager
+def output_stream(path):
+    """Standard output, or a file written whole or not at all: through a temporary
+    file beside it, renamed at the end (so `-o` may even name the input file)."""
+    if path is None:
+        yield sys.stdout
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(prefix=".nncore-", suffix=".csv", dir=folder)
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as stream:
+            yield stream
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
 
 
 def target_values(saved, fmt, chunk, target_at) -> np.ndarray:

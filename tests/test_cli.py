@@ -101,6 +101,20 @@ def test_train_then_predict_classifier(tmp_path):
     succeeded(nncore_cli("predict", str(model), str(data), "-o", str(out)))
     rows = read_csv(out)
     assert rows[0] == ["a", "b", "label", "label_predicted"]
+    # a failed predict leaves no partial file; -o may name the input itself
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n" + "1,2\n" * 5000 + "1,x\n")
+    failed_with(
+        nncore_cli("predict", str(model), str(bad), "-o", str(tmp_path / "p2.csv")), "line 5002"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "bad.csv",
+        "data.csv",
+        "m.nnc",
+        "pred.csv",
+    ]
+    succeeded(nncore_cli("predict", str(model), str(out), "-o", str(out)))
+    assert read_csv(out)[0] == ["a", "b", "label", "label_predicted", "label_predicted_predicted"]
     predicted = np.array([r[-1] for r in rows[1:]])
     assert set(predicted) <= {"yes", "no"}
     assert (predicted == label).mean() > 0.9
@@ -423,6 +437,24 @@ def test_model_saved_from_python_predicts_from_the_command_line(tmp_path):
 
 
 # -------------------------------------------------------- user errors
+
+
+@pytest.mark.parametrize(
+    "metadata, words",
+    [
+        ({"task": "classification", "classes": ["a"]}, "must list 3 classes"),
+        ({"task": "sorting"}, "unknown task 'sorting'"),
+        ({"encoding": [{"categories": ["x"]}]}, "not what nncore train writes"),
+        ({"features": ["a", "b", "c"]}, "describes 3 inputs; the model takes 2"),
+    ],
+)
+def test_hand_edited_model_metadata_is_one_line(tmp_path, metadata, words):
+    model = nncore.Sequential([nncore.Dense(3, "softmax", input_dim=2)])
+    model.metadata = metadata
+    model.save(tmp_path / "m.nnc")
+    data = tmp_path / "d.csv"
+    data.write_text("a,b\n1,2\n")
+    failed_with(nncore_cli("predict", str(tmp_path / "m.nnc"), str(data)), words)
 
 
 @pytest.mark.parametrize(
