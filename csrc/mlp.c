@@ -41,23 +41,6 @@ static double nc_seconds(void)
 #endif
 }
 
-/* The profile's sums, and where the loop adds to them: NULL when off. */
-static nc_train_profile nc_profile_sums;
-static nc_train_profile *nc_profile_on;
-
-void nc_train_profile_start(void)
-{
-    memset(&nc_profile_sums, 0, sizeof nc_profile_sums);
-    nc_profile_on = &nc_profile_sums;
-}
-
-void nc_train_profile_stop(nc_train_profile *out)
-{
-    nc_profile_on = NULL;
-    if (out)
-        *out = nc_profile_sums;
-}
-
 /* Adds the seconds since *mark to *sum and moves the mark to now. */
 static void nc_profile_add(double *sum, double *mark)
 {

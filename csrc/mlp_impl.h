@@ -119,11 +119,11 @@ static nc_status NET(dense_forward)(const nc_layer *layer, const T *params, size
                                (ptrdiff_t)n_out, 1, &ep);
 }
 
-/* From dz = dL/dz: dW = in^T dz + 2 l2 l2_scale W, db = column sums of dz, and (when
- * d_in is not NULL) d_in = dz W^T. The transposes are stride swaps. When
- * `below` is not NULL, the GEMM multiplies d_in by the derivative of that
- * layer's activation (its z and a given) as it writes each tile, so d_in
- * leaves as dL/dz of the layer below. */
+/* From dz = dL/dz: dW = in^T dz + 2 l2 l2_scale W, db = column sums of dz
+ * (neither for a frozen layer), and (when d_in is not NULL) d_in = dz W^T.
+ * The transposes are stride swaps. When `below` is not NULL, the GEMM
+ * multiplies d_in by the derivative of that layer's activation (its z and a
+ * given) as it writes each tile, so d_in leaves as dL/dz of the layer below. */
 static nc_status NET(dense_backward)(const nc_layer *layer, const T *params, T *grads, size_t batch,
                                      const T *in, const T *dz, T *d_in, const nc_layer *below,
                                      const T *z_below, const T *a_below, double l2_scale)
@@ -131,14 +131,16 @@ static nc_status NET(dense_backward)(const nc_layer *layer, const T *params, T *
     const T *w = params + layer->weight_offset;
     T *dw = grads + layer->weight_offset;
     size_t n_in = layer->n_in, n_out = layer->n_out;
-    nc_status status = K(nc_gemm)(n_in, n_out, batch, 1, in, 1, (ptrdiff_t)n_in, dz,
-                                  (ptrdiff_t)n_out, 1, 0, dw, (ptrdiff_t)n_out, 1);
-    if (status == NC_OK && layer->l2 != 0) {
+    nc_status status = NC_OK;
+    if (!layer->frozen) /* a frozen layer's gradient would never be used */
+        status = K(nc_gemm)(n_in, n_out, batch, 1, in, 1, (ptrdiff_t)n_in, dz, (ptrdiff_t)n_out, 1,
+                            0, dw, (ptrdiff_t)n_out, 1);
+    if (status == NC_OK && layer->l2 != 0 && !layer->frozen) {
         const T twice_l2 = (T)(2 * layer->l2 * l2_scale);
         for (size_t i = 0; i < n_in * n_out; i++)
             dw[i] += twice_l2 * w[i];
     }
-    if (status == NC_OK && layer->use_bias)
+    if (status == NC_OK && layer->use_bias && !layer->frozen)
         status = K(nc_bias_grad)(batch, n_out, dz, (ptrdiff_t)n_out, 0, grads + layer->bias_offset);
     if (status == NC_OK && d_in) {
         K(nc_epilogue)
@@ -273,8 +275,8 @@ static nc_status NET(batch_loss_grad)(const nc_network *net, const T *params, si
         buf->l2_scale = NET(rescale_as_sklearn)(net, batch, weights, loss, buf->grad_ping);
     for (size_t l = 0; status == NC_OK && l < net->n_layers; l++) {
         const nc_layer *layer = &net->layers[l];
-        if (layer->kind != NC_LAYER_DENSE || layer->l2 == 0)
-            continue;
+        if (layer->kind != NC_LAYER_DENSE || layer->l2 == 0 || layer->frozen)
+            continue; /* Keras regularizes the trainable weights only */
         const T *w = params + layer->weight_offset;
         double squares = 0;
         for (size_t i = 0; i < layer->n_in * layer->n_out; i++)
@@ -348,7 +350,8 @@ static void NET(apply_constraints)(const nc_network *net, T *params)
 {
     for (size_t l = 0; l < net->n_layers; l++) {
         const nc_layer *layer = &net->layers[l];
-        if (layer->kind != NC_LAYER_DENSE || layer->constraint == NC_CONSTRAINT_NONE)
+        if (layer->kind != NC_LAYER_DENSE || layer->constraint == NC_CONSTRAINT_NONE ||
+            layer->frozen)
             continue;
         T *w = params + layer->weight_offset;
         size_t n_in = layer->n_in, n_out = layer->n_out;
@@ -383,18 +386,19 @@ static size_t NET(argmax)(const T *row, size_t n)
 
 /* Adds the batch's metric values to the sums (output vs gathered targets). */
 static void NET(accumulate_metrics)(const nc_network *net, size_t batch, const NET(buffers) * buf,
-                                    const nc_train_options *options, nc_epoch_result *result)
+                                    const nc_metric *metrics, size_t n_metrics,
+                                    nc_epoch_result *result)
 {
     size_t last = net->n_layers - 1, n = net->layers[last].n_out;
     const T *p = buf->a[last], *t = buf->target;
-    for (size_t k = 0; k < options->n_metrics; k++) {
+    for (size_t k = 0; k < n_metrics; k++) {
         double sum = 0, count = (double)(batch * n);
         for (size_t i = 0; i < batch; i++) {
             const T *pr = p + i * n;
-            switch (options->metrics[k]) {
-            case NC_METRIC_BINARY_ACCURACY:
+            switch (metrics[k]) {
+            case NC_METRIC_BINARY_ACCURACY: /* Keras: the label itself, not rounded */
                 for (size_t j = 0; j < n; j++)
-                    sum += (pr[j] > (T)0.5) == (t[i * n + j] > (T)0.5);
+                    sum += (T)(pr[j] > (T)0.5) == t[i * n + j];
                 break;
             case NC_METRIC_CATEGORICAL_ACCURACY:
                 sum += NET(argmax)(pr, n) == NET(argmax)(t + i * n, n);
@@ -408,7 +412,7 @@ static void NET(accumulate_metrics)(const nc_network *net, size_t batch, const N
             case NC_METRIC_MAE:
                 for (size_t j = 0; j < n; j++) {
                     double d = (double)pr[j] - (double)t[i * n + j];
-                    sum += options->metrics[k] == NC_METRIC_MSE ? d * d : fabs(d);
+                    sum += metrics[k] == NC_METRIC_MSE ? d * d : fabs(d);
                 }
                 break;
             }
@@ -431,6 +435,78 @@ static nc_status NET(check_call)(const nc_network *net, size_t batch, void *work
     return NC_OK;
 }
 
+/* Gathers the targets and sample weights of rows order[start..start+count)
+ * into buf; returns the weights, or NULL when there are none. */
+static const T *NET(batch_targets)(const nc_network *net, NET(buffers) * buf, const T *y,
+                                   ptrdiff_t y_rs, const T *sample_weight, const size_t *order,
+                                   size_t start, size_t count)
+{
+    const size_t y_width = net->loss == NC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY
+                               ? 1
+                               : net->layers[net->n_layers - 1].n_out;
+    NET(gather_rows)(buf->target, y, y_rs, y_width, order, start, count);
+    if (!sample_weight)
+        return NULL;
+    NET(gather_rows)(buf->weight, sample_weight, 1, 1, order, start, count);
+    return buf->weight;
+}
+
+/* Adds one finished batch to the epoch's sums. */
+static void NET(count_batch)(nc_epoch_result *result, size_t count, double loss)
+{
+    result->batches_done++;
+    result->samples_done += count;
+    result->loss_sum += loss * (double)count;
+    result->weight_sum += (double)count;
+    result->last_loss = loss;
+}
+
+/* The parts of the flat buffer the optimizer updates, as ascending,
+ * disjoint [begin, end) pairs; returns their number. Without frozen layers
+ * that is the whole buffer; else the weights and biases of the layers that
+ * are not frozen, sorted and merged (ranges holds 4 * NC_MAX_LAYERS). */
+static size_t NET(trainable_ranges)(const nc_network *net, size_t *ranges)
+{
+    size_t count = 0;
+    int any_frozen = 0;
+    for (size_t l = 0; l < net->n_layers; l++)
+        any_frozen |= net->layers[l].kind == NC_LAYER_DENSE && net->layers[l].frozen;
+    if (!any_frozen) {
+        ranges[0] = 0;
+        ranges[1] = net->n_params;
+        return 1;
+    }
+    for (size_t l = 0; l < net->n_layers; l++) {
+        const nc_layer *layer = &net->layers[l];
+        if (layer->kind != NC_LAYER_DENSE || layer->frozen)
+            continue;
+        const size_t parts[4] = {layer->weight_offset,
+                                 layer->weight_offset + layer->n_in * layer->n_out,
+                                 layer->bias_offset, layer->bias_offset + layer->n_out};
+        for (size_t p = 0; p < (layer->use_bias ? 2u : 1u); p++) {
+            size_t i = count++; /* insertion sort by begin */
+            for (; i > 0 && ranges[2 * i - 2] > parts[2 * p]; i--) {
+                ranges[2 * i] = ranges[2 * i - 2];
+                ranges[2 * i + 1] = ranges[2 * i - 1];
+            }
+            ranges[2 * i] = parts[2 * p];
+            ranges[2 * i + 1] = parts[2 * p + 1];
+        }
+    }
+    size_t merged = 0;
+    for (size_t r = 0; r < count; r++) {
+        if (merged && ranges[2 * r] <= ranges[2 * merged - 1]) {
+            if (ranges[2 * r + 1] > ranges[2 * merged - 1])
+                ranges[2 * merged - 1] = ranges[2 * r + 1];
+            continue;
+        }
+        ranges[2 * merged] = ranges[2 * r];
+        ranges[2 * merged + 1] = ranges[2 * r + 1];
+        merged++;
+    }
+    return merged;
+}
+
 static nc_status NET(train_epoch)(const nc_network *net, nc_optimizer *opt, T *params, T *grads,
                                   T *opt_state, size_t n, const T *x, ptrdiff_t x_rs, const T *y,
                                   ptrdiff_t y_rs, const T *sample_weight,
@@ -438,34 +514,34 @@ static nc_status NET(train_epoch)(const nc_network *net, nc_optimizer *opt, T *p
                                   size_t workspace_bytes, nc_epoch_result *result)
 {
     if (!options || !result || !opt || options->batch_size == 0 || options->n_metrics > 8 ||
+        (options->n_metrics && !options->metrics) ||
         (n && (!x || !y || !params || !grads || !opt_state)))
         return NC_ERR_INVALID_ARGUMENT;
     size_t batch_size = options->batch_size < n ? options->batch_size : (n ? n : 1);
     nc_status status = NET(check_call)(net, batch_size, workspace, workspace_bytes);
     if (status != NC_OK)
         return status;
+    size_t ranges[4 * NC_MAX_LAYERS];
+    const size_t n_ranges = NET(trainable_ranges)(net, ranges);
     memset(result, 0, sizeof *result);
     result->last_loss = NAN;
     NET(buffers) buf;
     NET(carve)(net, batch_size, workspace, &buf);
-    size_t n_in = net->layers[0].n_in, last = net->n_layers - 1;
-    size_t y_width =
-        net->loss == NC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY ? 1 : net->layers[last].n_out;
+    size_t n_in = net->layers[0].n_in;
     /* positions of the flat buffer no layer owns keep a zero gradient */
     memset(grads, 0, net->n_params * sizeof(T));
     const int logits = nc_network_from_logits(net);
     double last_report = nc_seconds();
-    nc_train_profile *prof = nc_profile_on;
+    nc_train_profile *prof = options->profile;
     double mark = prof ? last_report : 0;
     for (size_t start = 0; start < n; start += batch_size) {
         size_t count = n - start < batch_size ? n - start : batch_size;
+        if (options->batch_begin &&
+            options->batch_begin(options->batch_ctx, result->batches_done, result))
+            return NC_ERR_INTERRUPTED;
         NET(batch_input)(&buf, x, x_rs, n_in, options->order, start, count);
-        NET(gather_rows)(buf.target, y, y_rs, y_width, options->order, start, count);
-        const T *weights = NULL;
-        if (sample_weight) {
-            NET(gather_rows)(buf.weight, sample_weight, 1, 1, options->order, start, count);
-            weights = buf.weight;
-        }
+        const T *weights =
+            NET(batch_targets)(net, &buf, y, y_rs, sample_weight, options->order, start, count);
         double loss = NAN;
         if (prof)
             nc_profile_add(&prof->gather, &mark);
@@ -484,7 +560,8 @@ static nc_status NET(train_epoch)(const nc_network *net, nc_optimizer *opt, T *p
         if (prof)
             nc_profile_add(&prof->backward, &mark);
         if (status == NC_OK)
-            status = K(nc_optimizer_step)(opt, net->n_params, params, grads, opt_state);
+            status = K(nc_optimizer_step_ranges)(opt, net->n_params, params, grads, opt_state,
+                                                 n_ranges, ranges);
         if (prof)
             nc_profile_add(&prof->optimizer, &mark);
         if (status != NC_OK) {
@@ -492,12 +569,11 @@ static nc_status NET(train_epoch)(const nc_network *net, nc_optimizer *opt, T *p
             return status;
         }
         NET(apply_constraints)(net, params);
-        NET(accumulate_metrics)(net, count, &buf, options, result);
-        result->batches_done++;
-        result->samples_done += count;
-        result->loss_sum += loss * (double)count;
-        result->weight_sum += (double)count;
-        result->last_loss = loss;
+        NET(accumulate_metrics)(net, count, &buf, options->metrics, options->n_metrics, result);
+        NET(count_batch)(result, count, loss);
+        if (options->batch_end &&
+            options->batch_end(options->batch_ctx, result->batches_done - 1, result))
+            return NC_ERR_INTERRUPTED;
         if (options->progress && start + count < n) {
             double now = nc_seconds();
             if (now - last_report >= options->progress_interval_seconds) {
@@ -568,6 +644,48 @@ static nc_status NET(predict)(const nc_network *net, const T *params, size_t n, 
     return NC_OK;
 }
 
+static nc_status NET(evaluate)(const nc_network *net, const T *params, size_t n, const T *x,
+                               ptrdiff_t x_rs, const T *y, ptrdiff_t y_rs, const T *sample_weight,
+                               const nc_eval_options *options, void *workspace,
+                               size_t workspace_bytes, nc_epoch_result *result)
+{
+    if (!options || !result || options->batch_size == 0 || options->n_metrics > 8 ||
+        (options->n_metrics && !options->metrics) || (n && (!x || !y || !params)))
+        return NC_ERR_INVALID_ARGUMENT;
+    size_t batch_size = options->batch_size < n ? options->batch_size : (n ? n : 1);
+    nc_status status = NET(check_call)(net, batch_size, workspace, workspace_bytes);
+    if (status != NC_OK)
+        return status;
+    memset(result, 0, sizeof *result);
+    result->last_loss = NAN;
+    NET(buffers) buf;
+    NET(carve)(net, batch_size, workspace, &buf);
+    const int logits = nc_network_from_logits(net);
+    for (size_t start = 0; start < n; start += batch_size) {
+        size_t count = n - start < batch_size ? n - start : batch_size;
+        if (options->batch_begin &&
+            options->batch_begin(options->batch_ctx, result->batches_done, result))
+            return NC_ERR_INTERRUPTED;
+        NET(batch_input)(&buf, x, x_rs, net->layers[0].n_in, NULL, start, count);
+        const T *weights =
+            NET(batch_targets)(net, &buf, y, y_rs, sample_weight, NULL, start, count);
+        double loss = NAN;
+        /* from logits the loss writes the probabilities beside z (keep_z), where
+         * the metrics read them */
+        status = NET(forward)(net, params, count, &buf, 0, 0, 0, logits, logits, NULL);
+        if (status == NC_OK) /* the output gradient it also writes is scratch */
+            status = NET(batch_loss_grad)(net, params, count, &buf, weights, &loss);
+        if (status != NC_OK)
+            return status;
+        NET(accumulate_metrics)(net, count, &buf, options->metrics, options->n_metrics, result);
+        NET(count_batch)(result, count, loss);
+        if (options->batch_end &&
+            options->batch_end(options->batch_ctx, result->batches_done - 1, result))
+            return NC_ERR_INTERRUPTED;
+    }
+    return NC_OK;
+}
+
 static nc_status NET(loss_grad)(const nc_network *net, const T *params, T *grads, size_t n,
                                 const T *x, ptrdiff_t x_rs, const T *y, ptrdiff_t y_rs,
                                 const T *sample_weight, int training, uint64_t seed,
@@ -580,16 +698,8 @@ static nc_status NET(loss_grad)(const nc_network *net, const T *params, T *grads
         return status;
     NET(buffers) buf;
     NET(carve)(net, n, workspace, &buf);
-    size_t last = net->n_layers - 1;
-    size_t y_width =
-        net->loss == NC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY ? 1 : net->layers[last].n_out;
     NET(batch_input)(&buf, x, x_rs, net->layers[0].n_in, NULL, 0, n);
-    NET(gather_rows)(buf.target, y, y_rs, y_width, NULL, 0, n);
-    const T *weights = NULL;
-    if (sample_weight) {
-        NET(gather_rows)(buf.weight, sample_weight, 1, 1, NULL, 0, n);
-        weights = buf.weight;
-    }
+    const T *weights = NET(batch_targets)(net, &buf, y, y_rs, sample_weight, NULL, 0, n);
     memset(grads, 0, net->n_params * sizeof(T));
     status =
         NET(forward)(net, params, n, &buf, training, seed, 0, nc_network_from_logits(net), 1, NULL);
@@ -625,6 +735,18 @@ nc_status NET(nc_network_predict)(const nc_network *net, const T *params, size_t
     const uint64_t fp = nc_fp_flush_denormals();
     nc_status status =
         NET(predict)(net, params, n, x, x_rs, out, out_rs, batch_size, workspace, workspace_bytes);
+    nc_fp_swap(fp);
+    return status;
+}
+
+nc_status NET(nc_network_evaluate)(const nc_network *net, const T *params, size_t n, const T *x,
+                                   ptrdiff_t x_rs, const T *y, ptrdiff_t y_rs,
+                                   const T *sample_weight, const nc_eval_options *options,
+                                   void *workspace, size_t workspace_bytes, nc_epoch_result *result)
+{
+    const uint64_t fp = nc_fp_flush_denormals();
+    nc_status status = NET(evaluate)(net, params, n, x, x_rs, y, y_rs, sample_weight, options,
+                                     workspace, workspace_bytes, result);
     nc_fp_swap(fp);
     return status;
 }

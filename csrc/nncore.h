@@ -341,6 +341,20 @@ nc_status nc_optimizer_step_f32_ref(nc_optimizer *opt, size_t n, float *w, const
 nc_status nc_optimizer_step_f64_ref(nc_optimizer *opt, size_t n, double *w, const double *g,
                                     double *state);
 
+/* The same step restricted to the trainable parts of the buffer: ranges holds
+ * n_ranges pairs [begin, end) of element indexes, ascending, not overlapping,
+ * inside [0, n). Elements outside every range keep their value and their
+ * state (frozen layers); optimizer->iterations still advances by one. The
+ * step over the whole buffer is the single range [0, n). */
+nc_status nc_optimizer_step_ranges_f32(nc_optimizer *opt, size_t n, float *w, const float *g,
+                                       float *state, size_t n_ranges, const size_t *ranges);
+nc_status nc_optimizer_step_ranges_f64(nc_optimizer *opt, size_t n, double *w, const double *g,
+                                       double *state, size_t n_ranges, const size_t *ranges);
+nc_status nc_optimizer_step_ranges_f32_ref(nc_optimizer *opt, size_t n, float *w, const float *g,
+                                           float *state, size_t n_ranges, const size_t *ranges);
+nc_status nc_optimizer_step_ranges_f64_ref(nc_optimizer *opt, size_t n, double *w, const double *g,
+                                           double *state, size_t n_ranges, const size_t *ranges);
+
 /* -------------------------------------------------- networks (see mlp.c) */
 
 typedef enum nc_layer_kind {
@@ -367,10 +381,14 @@ typedef struct nc_layer {
     nc_constraint constraint; /* DENSE: applied to W after each optimizer step */
     double max_norm;          /* NC_CONSTRAINT_MAX_NORM */
     double dropout_rate;      /* DROPOUT, in [0, 1) */
+    int frozen; /* DENSE: 1 = not trained (Keras trainable=False): no update, no weight decay,
+                   no l2 penalty and no constraint for its W and b; gradients still flow
+                   through it to the layers below */
 } nc_layer;
 
 typedef enum nc_metric {
-    NC_METRIC_BINARY_ACCURACY = 0,             /* mean(round(p > 0.5) == t) */
+    NC_METRIC_BINARY_ACCURACY = 0,             /* mean((p > 0.5) == t), as Keras: a label
+                                                  other than 0 or 1 never counts as right */
     NC_METRIC_CATEGORICAL_ACCURACY = 1,        /* argmax p == argmax t */
     NC_METRIC_SPARSE_CATEGORICAL_ACCURACY = 2, /* argmax p == t */
     NC_METRIC_MSE = 3,
@@ -402,6 +420,10 @@ typedef struct nc_network {
     nc_loss_scaling scaling;
 } nc_network;
 
+/* Threads: the network functions keep no state of their own, so calls may
+ * run at the same time on several threads when each has its own workspace
+ * and no call writes parameters (train_epoch) that another call reads. */
+
 /* Checks the description (1 to NC_MAX_LAYERS layers, widths chain, offsets inside
  * n_params, enums and rates valid). Every function below calls it first. */
 nc_status nc_network_check(const nc_network *net);
@@ -422,6 +444,31 @@ size_t nc_network_workspace_size(const nc_network *net, size_t batch_size, size_
 typedef int (*nc_progress_fn)(void *ctx, size_t batches_done, size_t samples_done, double loss_sum,
                               double weight_sum);
 
+/* Where the training loop spends its time: seconds summed over the batches
+ * of the nc_network_train_epoch calls given it in their options. A
+ * diagnostic for developers (bench/train_phases.py): without one the loop
+ * reads no clock. */
+typedef struct nc_train_profile {
+    uint64_t batches;
+    double gather;                        /* copying the batch's rows, targets and weights */
+    double forward;                       /* the forward pass ... */
+    double layer_forward[NC_MAX_LAYERS];  /* ... layer by layer */
+    double loss;                          /* loss and its gradient at the output */
+    double backward;                      /* the backward pass ... */
+    double layer_backward[NC_MAX_LAYERS]; /* ... layer by layer (dense: dW, db, dX) */
+    double optimizer;                     /* the update of the flat buffer */
+    double rest;                          /* constraints, metrics, the progress hook */
+} nc_train_profile;
+
+typedef struct nc_epoch_result nc_epoch_result;
+
+/* Per-batch hook (Keras's on_train_batch_begin/end, on_test_batch_*), called
+ * from inside the loop with the index of the batch in this call and the sums
+ * of the batches finished so far. Returning nonzero stops the loop there: the
+ * function returns NC_ERR_INTERRUPTED with everything consistent with the
+ * batches done. */
+typedef int (*nc_batch_fn)(void *ctx, size_t batch, const nc_epoch_result *so_far);
+
 typedef struct nc_train_options {
     size_t batch_size;        /* >= 1; the last partial batch is included */
     const size_t *order;      /* NULL: samples in order; else a permutation of 0..n-1 */
@@ -431,20 +478,25 @@ typedef struct nc_train_options {
     nc_progress_fn progress; /* may be NULL */
     void *progress_ctx;
     double progress_interval_seconds;
+    nc_batch_fn batch_begin; /* before each batch, may be NULL */
+    nc_batch_fn batch_end;   /* after each batch's update, may be NULL */
+    void *batch_ctx;
+    nc_train_profile *profile; /* seconds per phase are added here; NULL: not measured */
 } nc_train_options;
 
-typedef struct nc_epoch_result {
+struct nc_epoch_result {
     size_t batches_done, samples_done;
     double loss_sum;         /* sum over batches of batch_loss * batch_weight */
     double weight_sum;       /* sum over batches of batch_weight (= batch size) */
     double metric_sums[8];   /* per metric, sum of per-sample values (accuracy: 0/1) */
     double metric_counts[8]; /* per metric, the count it is a mean over */
     double last_loss;        /* the loss of the last batch attempted (NaN if none) */
-} nc_epoch_result;
+};
 
 /* One epoch of minibatch training, entirely in C: for each batch (taken in
  * `order`), forward pass, loss (+ l2 penalties), backward pass, optimizer
- * step over the flat buffer, constraints. x is n x n_in (row stride x_rs,
+ * step over the trainable parts of the flat buffer (frozen layers keep their
+ * values), constraints. x is n x n_in (row stride x_rs,
  * column stride 1), y is n x n_out (or n x 1 class indices for the sparse
  * loss), sample_weight n or NULL. grads (n_params) and opt_state (slots x
  * n_params) are caller-owned; workspace has at least
@@ -463,28 +515,6 @@ nc_status nc_network_train_epoch_f64(const nc_network *net, nc_optimizer *opt, d
                                      const double *sample_weight, const nc_train_options *options,
                                      void *workspace, size_t workspace_bytes,
                                      nc_epoch_result *result);
-
-/* Where the training loop spends its time: seconds summed over the batches
- * of every nc_network_train_epoch call while profiling is on. A diagnostic
- * for developers (bench/train_phases.py): off by default, and then the loop
- * reads no clock. One set of sums per process; calls on several threads at
- * once while profiling add into it without synchronisation. */
-typedef struct nc_train_profile {
-    uint64_t batches;
-    double gather;                        /* copying the batch's rows, targets and weights */
-    double forward;                       /* the forward pass ... */
-    double layer_forward[NC_MAX_LAYERS];  /* ... layer by layer */
-    double loss;                          /* loss and its gradient at the output */
-    double backward;                      /* the backward pass ... */
-    double layer_backward[NC_MAX_LAYERS]; /* ... layer by layer (dense: dW, db, dX) */
-    double optimizer;                     /* the update of the flat buffer */
-    double rest;                          /* constraints, metrics, the progress hook */
-} nc_train_profile;
-
-/* Zeroes the sums and switches profiling on. */
-void nc_train_profile_start(void);
-/* Switches profiling off and copies the sums into *out. */
-void nc_train_profile_stop(nc_train_profile *out);
 
 /* 1 when every element of the m x n matrix x (row stride x_rs, column
  * stride 1) is finite, else 0. */
@@ -506,11 +536,36 @@ nc_status nc_network_predict_f64(const nc_network *net, const double *params, si
                                  const double *x, ptrdiff_t x_rs, double *out, ptrdiff_t out_rs,
                                  size_t batch_size, void *workspace, size_t workspace_bytes);
 
+typedef struct nc_eval_options {
+    size_t batch_size;        /* >= 1: rows per forward pass */
+    const nc_metric *metrics; /* metrics to accumulate (at most 8) */
+    size_t n_metrics;
+    nc_batch_fn batch_begin; /* may be NULL */
+    nc_batch_fn batch_end;   /* may be NULL */
+    void *batch_ctx;
+} nc_eval_options;
+
+/* Inference-mode loss and metrics over n samples, in batches: forward pass
+ * (dropout off), the loss of each batch (+ l2 penalties) and the metrics,
+ * with no backward pass and no parameter gradient. result->loss_sum /
+ * result->weight_sum is the mean of the batch losses weighted by batch size
+ * (the loss over all samples: sum_i w_i l_i / n + penalties), each metric
+ * metric_sums[k] / metric_counts[k]. The workspace has at least
+ * nc_network_workspace_size(net, batch_size) bytes. */
+nc_status nc_network_evaluate_f32(const nc_network *net, const float *params, size_t n,
+                                  const float *x, ptrdiff_t x_rs, const float *y, ptrdiff_t y_rs,
+                                  const float *sample_weight, const nc_eval_options *options,
+                                  void *workspace, size_t workspace_bytes, nc_epoch_result *result);
+nc_status nc_network_evaluate_f64(const nc_network *net, const double *params, size_t n,
+                                  const double *x, ptrdiff_t x_rs, const double *y, ptrdiff_t y_rs,
+                                  const double *sample_weight, const nc_eval_options *options,
+                                  void *workspace, size_t workspace_bytes, nc_epoch_result *result);
+
 /* Loss (+ l2 penalties) and its full gradient over ONE batch of n samples
  * (n <= the batch_size the workspace was sized for), with dropout off unless
  * training != 0 (then masks come from seed and step 0). Does not update
  * anything but grads and *loss. Used by tests (finite differences) and by
- * evaluate(). */
+ * full-batch optimizers. */
 nc_status nc_network_loss_grad_f32(const nc_network *net, const float *params, float *grads,
                                    size_t n, const float *x, ptrdiff_t x_rs, const float *y,
                                    ptrdiff_t y_rs, const float *sample_weight, int training,

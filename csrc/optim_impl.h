@@ -70,15 +70,50 @@ static void FAST(optimizer_update_range)(const nc_optimizer *opt, uint64_t t, si
     }
 }
 
-nc_status FAST(nc_optimizer_step)(nc_optimizer *opt, size_t n, T *restrict w, const T *restrict g,
-                                  T *restrict state)
+/* Checks the range list: ascending, non-overlapping pairs inside [0, n). */
+static int FAST(ranges_valid)(size_t n, size_t n_ranges, const size_t *ranges)
 {
-    if (!opt || (unsigned)opt->kind > NC_OPT_RMSPROP || (n && (!w || !g || !state)))
+    if (n_ranges && !ranges)
+        return 0;
+    size_t floor = 0;
+    for (size_t r = 0; r < n_ranges; r++) {
+        if (ranges[2 * r] < floor || ranges[2 * r] > ranges[2 * r + 1] || ranges[2 * r + 1] > n)
+            return 0;
+        floor = ranges[2 * r + 1];
+    }
+    return 1;
+}
+
+/* Positions [first, last) of the concatenated ranges: the part of one thread. */
+static void FAST(update_positions)(const nc_optimizer *opt, uint64_t t, size_t n, size_t n_ranges,
+                                   const size_t *ranges, size_t first, size_t last, T *restrict w,
+                                   const T *restrict g, T *restrict state)
+{
+    size_t position = 0; /* where range r starts in the concatenation */
+    for (size_t r = 0; r < n_ranges && position < last; r++) {
+        const size_t begin = ranges[2 * r], length = ranges[2 * r + 1] - begin;
+        const size_t from = first > position ? first - position : 0;
+        const size_t to = last - position < length ? last - position : length;
+        if (from < to)
+            FAST(optimizer_update_range)(opt, t, n, begin + from, begin + to, w, g, state);
+        position += length;
+    }
+}
+
+nc_status FAST(nc_optimizer_step_ranges)(nc_optimizer *opt, size_t n, T *restrict w,
+                                         const T *restrict g, T *restrict state, size_t n_ranges,
+                                         const size_t *ranges)
+{
+    if (!opt || (unsigned)opt->kind > NC_OPT_RMSPROP || (n && (!w || !g || !state)) ||
+        !FAST(ranges_valid)(n, n_ranges, ranges))
         return NC_ERR_INVALID_ARGUMENT;
     uint64_t t = opt->iterations + 1;
-    int threads = n >= NC_OPTIMIZER_PARALLEL_MIN ? nc_get_num_threads() : 1;
+    size_t total = 0;
+    for (size_t r = 0; r < n_ranges; r++)
+        total += ranges[2 * r + 1] - ranges[2 * r];
+    int threads = total >= NC_OPTIMIZER_PARALLEL_MIN ? nc_get_num_threads() : 1;
     if (threads <= 1) { /* no parallel region: it costs more than a small update */
-        FAST(optimizer_update_range)(opt, t, n, 0, n, w, g, state);
+        FAST(update_positions)(opt, t, n, n_ranges, ranges, 0, total, w, g, state);
         opt->iterations = t;
         return NC_OK;
     }
@@ -93,14 +128,22 @@ nc_status FAST(nc_optimizer_step)(nc_optimizer *opt, size_t n, T *restrict w, co
         part = (size_t)omp_get_thread_num();
         parts = (size_t)omp_get_num_threads();
 #endif
-        /* chunks on 64-element boundaries, so no vector straddles two threads */
-        size_t chunk = (n / parts + 63) / 64 * 64;
-        size_t begin = chunk * part < n ? chunk * part : n;
-        size_t end = chunk < n - begin ? begin + chunk : n;
-        FAST(optimizer_update_range)(opt, t, n, begin, end, w, g, state);
+        /* parts chunks of at least total / parts, rounded up to 64 elements so
+         * that no vector straddles two threads; the chunks cover the total */
+        size_t chunk = ((total + parts - 1) / parts + 63) / 64 * 64;
+        size_t first = chunk * part < total ? chunk * part : total;
+        size_t last = chunk < total - first ? first + chunk : total;
+        FAST(update_positions)(opt, t, n, n_ranges, ranges, first, last, w, g, state);
         nc_fp_swap(own);
     }
     (void)threads;
     opt->iterations = t;
     return NC_OK;
+}
+
+nc_status FAST(nc_optimizer_step)(nc_optimizer *opt, size_t n, T *restrict w, const T *restrict g,
+                                  T *restrict state)
+{
+    const size_t whole[2] = {0, n};
+    return FAST(nc_optimizer_step_ranges)(opt, n, w, g, state, 1, whole);
 }

@@ -381,24 +381,21 @@ nc_status REF(nc_loss_value_grad)(nc_loss loss, int from_logits, size_t m, size_
 
 /* -------------------------------------------------------------- optimizers */
 
-nc_status REF(nc_optimizer_step)(nc_optimizer *opt, size_t n, T *w, const T *g, T *state)
+/* The update of element i at step t. */
+static void REF(optimizer_update_element)(const nc_optimizer *opt, uint64_t t, size_t n, size_t i,
+                                          T *w, const T *g, T *state)
 {
-    if (!opt || (unsigned)opt->kind > NC_OPT_RMSPROP || (n && (!w || !g || !state)))
-        return NC_ERR_INVALID_ARGUMENT;
     const T lr = (T)opt->learning_rate;
     T *slot0 = state, *slot1 = state + n;
-    uint64_t t = opt->iterations + 1;
     switch (opt->kind) {
     case NC_OPT_SGD: {
         const T mu = (T)opt->momentum;
-        for (size_t i = 0; i < n; i++) {
-            if (opt->momentum == 0) {
-                w[i] -= lr * g[i];
-                continue;
-            }
-            slot0[i] = mu * slot0[i] - lr * g[i];
-            w[i] += opt->nesterov ? mu * slot0[i] - lr * g[i] : slot0[i];
+        if (opt->momentum == 0) {
+            w[i] -= lr * g[i];
+            break;
         }
+        slot0[i] = mu * slot0[i] - lr * g[i];
+        w[i] += opt->nesterov ? mu * slot0[i] - lr * g[i] : slot0[i];
         break;
     }
     case NC_OPT_ADAM:
@@ -408,30 +405,48 @@ nc_status REF(nc_optimizer_step)(nc_optimizer *opt, size_t n, T *w, const T *g, 
         const T step = (T)(opt->learning_rate * sqrt(1 - pow(opt->beta_2, (double)t)) /
                            (1 - pow(opt->beta_1, (double)t)));
         const T decay = (T)(opt->learning_rate * opt->weight_decay);
-        for (size_t i = 0; i < n; i++) {
-            if (opt->kind == NC_OPT_ADAMW)
-                w[i] -= decay * w[i];
-            slot0[i] = b1 * slot0[i] + (1 - b1) * g[i];
-            slot1[i] = b2 * slot1[i] + (1 - b2) * g[i] * g[i];
-            w[i] -= step * slot0[i] / (SQRT(slot1[i]) + eps);
-        }
+        if (opt->kind == NC_OPT_ADAMW)
+            w[i] -= decay * w[i];
+        slot0[i] = b1 * slot0[i] + (1 - b1) * g[i];
+        slot1[i] = b2 * slot1[i] + (1 - b2) * g[i] * g[i];
+        w[i] -= step * slot0[i] / (SQRT(slot1[i]) + eps);
         break;
     }
     case NC_OPT_RMSPROP: {
         const T rho = (T)opt->rho, eps = (T)opt->epsilon, mu = (T)opt->momentum;
-        for (size_t i = 0; i < n; i++) {
-            slot0[i] = rho * slot0[i] + (1 - rho) * g[i] * g[i];
-            T increment = lr * g[i] / SQRT(slot0[i] + eps);
-            if (opt->momentum > 0) {
-                slot1[i] = mu * slot1[i] + increment;
-                w[i] -= slot1[i];
-            } else {
-                w[i] -= increment;
-            }
+        slot0[i] = rho * slot0[i] + (1 - rho) * g[i] * g[i];
+        T increment = lr * g[i] / SQRT(slot0[i] + eps);
+        if (opt->momentum > 0) {
+            slot1[i] = mu * slot1[i] + increment;
+            w[i] -= slot1[i];
+        } else {
+            w[i] -= increment;
         }
         break;
     }
     }
+}
+
+nc_status REF(nc_optimizer_step_ranges)(nc_optimizer *opt, size_t n, T *w, const T *g, T *state,
+                                        size_t n_ranges, const size_t *ranges)
+{
+    if (!opt || (unsigned)opt->kind > NC_OPT_RMSPROP || (n && (!w || !g || !state)) ||
+        (n_ranges && !ranges))
+        return NC_ERR_INVALID_ARGUMENT;
+    for (size_t r = 0; r < n_ranges; r++)
+        if (ranges[2 * r] > ranges[2 * r + 1] || ranges[2 * r + 1] > n ||
+            (r && ranges[2 * r] < ranges[2 * r - 1]))
+            return NC_ERR_INVALID_ARGUMENT;
+    uint64_t t = opt->iterations + 1;
+    for (size_t r = 0; r < n_ranges; r++)
+        for (size_t i = ranges[2 * r]; i < ranges[2 * r + 1]; i++)
+            REF(optimizer_update_element)(opt, t, n, i, w, g, state);
     opt->iterations = t;
     return NC_OK;
+}
+
+nc_status REF(nc_optimizer_step)(nc_optimizer *opt, size_t n, T *w, const T *g, T *state)
+{
+    const size_t whole[2] = {0, n};
+    return REF(nc_optimizer_step_ranges)(opt, n, w, g, state, 1, whole);
 }

@@ -1,10 +1,21 @@
-# Networks: the whole training epoch, predict and loss+gradient, over
-# csrc/mlp.c. The contract with nncore/models.py: Network below. Checks here
-# keep the C calls memory-safe; the messages users read come from models.py.
+# Networks: the whole training epoch, evaluation, predict and loss+gradient,
+# over csrc/mlp.c. The contract with nncore/models.py: Network below. Checks
+# here keep the C calls memory-safe; the messages users read come from
+# models.py.
+#
+# Threads: a Network keeps no state that one call hands to the next except a
+# spare workspace, taken and given back in a critical section (the object's
+# lock on a free-threaded Python, nothing more than the GIL on others), so
+# calls on one Network may run at once on several threads (the GIL is
+# released inside). What reads and what writes a model's parameters is
+# ordered by AccessGuard.
 
+cimport cython
 from cpython.exc cimport PyErr_CheckSignals
 from cpython.pycapsule cimport PyCapsule_New
-from libc.stdlib cimport calloc, free
+from cpython.pythread cimport PyThread_get_thread_ident
+from libc.stdlib cimport calloc, free, malloc
+import time
 
 ACTIVATION_CODES = {
     "linear": NC_ACT_LINEAR, "relu": NC_ACT_RELU, "leaky_relu": NC_ACT_LEAKY_RELU,
@@ -47,18 +58,31 @@ cdef _code(dict table, name, str what):
         raise ValueError(f"unknown {what} {name!r}; expected one of {valid}") from None
 
 
+cdef class _Profile:
+    """The sums of one profiling run (nc_train_profile)."""
+    cdef nc_train_profile sums
+
+
+# The profile train_epoch adds to, or None. A developer diagnostic: epochs
+# run on several threads at once while it is on add into it unsynchronised.
+_active_profile = None
+
+
 def train_profile_start():
     """Zeroes the training loop's time profile and switches it on (a
     developer diagnostic: see nc_train_profile in csrc/nncore.h)."""
-    nc_train_profile_start()
+    global _active_profile
+    _active_profile = _Profile()
 
 
 def train_profile_stop():
     """Switches the profile off and returns it: seconds per phase of
     Network.train_epoch summed over its batches since train_profile_start,
     the per-layer lists as long as the network with the most layers timed."""
-    cdef nc_train_profile p
-    nc_train_profile_stop(&p)
+    global _active_profile
+    profile = _active_profile if _active_profile is not None else _Profile()
+    _active_profile = None
+    cdef nc_train_profile p = (<_Profile>profile).sums
     cdef size_t n = NC_MAX_LAYERS
     while n > 0 and p.layer_forward[n - 1] == 0 and p.layer_backward[n - 1] == 0:
         n -= 1
@@ -71,8 +95,11 @@ def train_profile_stop():
 
 
 cdef class _ProgressState:
-    """What the C progress hook needs: the user's callable and the error it raised."""
+    """What the C hooks need: the user's callables and the first error one raised."""
     cdef object callback
+    cdef object batch_begin
+    cdef object batch_end
+    cdef list metrics
     cdef object error
 
 
@@ -91,23 +118,157 @@ cdef int _progress_hook(void *ctx, size_t batches_done, size_t samples_done,
     return 0
 
 
-cdef class Network:
-    """A network description in C form, with its cached workspace.
+cdef dict _running_logs(const nc_epoch_result *r, list metrics):
+    """The loss and metrics of the batches done so far, as Keras's batch logs."""
+    logs = {"loss": r.loss_sum / r.weight_sum if r.weight_sum else float("nan")}
+    for k, name in enumerate(metrics):
+        logs[name] = r.metric_sums[k] / r.metric_counts[k] if r.metric_counts[k] else float("nan")
+    return logs
 
-    See /work/briefs/network-binding.md (the contract with models.py):
+
+cdef int _batch_begin_hook(void *ctx, size_t batch, const nc_epoch_result *so_far) noexcept with gil:
+    state = <_ProgressState>ctx
+    try:
+        PyErr_CheckSignals()
+        if state.batch_begin(batch):
+            return 1
+    except BaseException as exc:
+        state.error = exc
+        return 1
+    return 0
+
+
+cdef int _batch_end_hook(void *ctx, size_t batch, const nc_epoch_result *so_far) noexcept with gil:
+    state = <_ProgressState>ctx
+    try:
+        PyErr_CheckSignals()
+        if state.batch_end(batch, _running_logs(so_far, state.metrics)):
+            return 1
+    except BaseException as exc:
+        state.error = exc
+        return 1
+    return 0
+
+
+cdef class AccessGuard:
+    """Orders the calls that read a model's parameters against those that
+    write them, across threads.
+
+    A writer (fit, set_weights, compile...) holds the guard for its whole
+    call; the thread that holds it may also read and write (callbacks inside
+    fit), other threads get a RuntimeError instead of weights that change
+    under them. A writer waits for the reads other threads have in flight.
+    Reads (predict, evaluate, get_weights, save) run at the same time as
+    each other.
+    """
+    cdef unsigned long writer  # thread ident of the writer, 0: none
+    cdef size_t depth          # nested writes of that thread
+    cdef size_t readers        # reads in flight
+
+    cdef int begin_read(self, str what) except -1:
+        cdef unsigned long me = PyThread_get_thread_ident()
+        cdef bint refused = False
+        with cython.critical_section(self):
+            if self.writer != 0 and self.writer != me:
+                refused = True
+            else:
+                self.readers += 1
+        if refused:
+            raise RuntimeError(
+                f"{what}() was called while another thread is training or changing this "
+                "model; call it after fit() returns, or use a copy of the model")
+        return 0
+
+    cdef void end_read(self) noexcept:
+        with cython.critical_section(self):
+            self.readers -= 1
+
+    def read(self, str what):
+        """Context manager form of begin_read/end_read, for Python callers."""
+        return _GuardedRead(self, what)
+
+    def begin_write(self, str what):
+        cdef unsigned long me = PyThread_get_thread_ident()
+        cdef bint refused = False
+        with cython.critical_section(self):
+            if self.writer == me:
+                self.depth += 1
+                return
+            if self.writer != 0:
+                refused = True
+            else:
+                self.writer = me
+                self.depth = 1
+        if refused:
+            raise RuntimeError(
+                f"{what}() was called while another thread is training or changing this "
+                "model; models are trained by one thread at a time")
+        while True:  # the reads other threads started before this write
+            with cython.critical_section(self):
+                if self.readers == 0:
+                    return
+            time.sleep(0.0001)
+
+    def end_write(self):
+        with cython.critical_section(self):
+            self.depth -= 1
+            if self.depth == 0:
+                self.writer = 0
+
+
+cdef class _GuardedRead:
+    cdef AccessGuard guard
+    cdef str what
+
+    def __cinit__(self, AccessGuard guard, str what):
+        self.guard = guard
+        self.what = what
+
+    def __enter__(self):
+        self.guard.begin_read(self.what)
+
+    def __exit__(self, *exc):
+        self.guard.end_read()
+        return False
+
+
+cdef class _Workspace:
+    """A block of memory for one C call at a time, aligned to 64 bytes."""
+    cdef void *raw
+    cdef char *start
+    cdef size_t size
+    cdef size_t batch
+
+    @staticmethod
+    cdef _Workspace allocate(size_t size, size_t batch):
+        cdef _Workspace ws = _Workspace.__new__(_Workspace)
+        ws.raw = malloc(size + 64)
+        if ws.raw == NULL:
+            raise MemoryError(f"a workspace of {size} bytes could not be allocated")
+        ws.start = <char *>ws.raw + (-<size_t>ws.raw) % 64
+        ws.size = size
+        ws.batch = batch
+        return ws
+
+    def __dealloc__(self):
+        free(self.raw)
+
+
+cdef class Network:
+    """A network description in C form.
+
     Network(layers, loss, dtype, scaling="keras" or "sklearn" (nc_loss_scaling));
-    n_params, dtype, n_in, n_out, from_logits,
-    dense_slices(), train_epoch(...), predict(...), loss_grad(...), loss(...).
+    n_params, dtype, n_in, n_out, from_logits, dense_slices(), train_epoch(...),
+    evaluate(...), predict(...), loss_grad(...), loss(...). Each call borrows a
+    workspace: the spare one the Network keeps when it is free and big enough,
+    else a new one.
     """
     cdef nc_layer *layers
     cdef nc_network net
     cdef readonly object dtype
     cdef int _itemsize  # dtype.itemsize, read without a Python attribute lookup
     cdef list _dense
-    cdef cnp.ndarray _workspace
-    cdef size_t _workspace_bytes
-    cdef size_t _workspace_batch
-    cdef char *_workspace_ptr
+    cdef _Workspace _spare  # read and written in critical sections of self
 
     def __cinit__(self):
         self.layers = NULL
@@ -123,6 +284,8 @@ cdef class Network:
         layers = list(layers)
         if not layers:
             raise ValueError("a network needs at least one layer")
+        if self.layers != NULL:
+            raise RuntimeError("a Network is initialised once")
         self.layers = <nc_layer *>calloc(len(layers), sizeof(nc_layer))
         if self.layers == NULL:
             raise MemoryError()
@@ -142,6 +305,7 @@ cdef class Network:
                 layer.l2 = float(spec.get("l2", 0.0))
                 layer.constraint = _code(CONSTRAINT_CODES, spec.get("constraint"), "constraint")
                 layer.max_norm = float(spec.get("max_norm", 0.0))
+                layer.frozen = not spec.get("trainable", True)
                 layer.weight_offset = offset
                 offset += layer.n_in * layer.n_out
                 bias = None
@@ -173,9 +337,6 @@ cdef class Network:
                 "n_out), activation and dropout layers keep their width, dropout rates lie in "
                 "[0, 1), l2 >= 0 and max_norm >= 0, at most 256 layers"
             )
-        self._workspace = None
-        self._workspace_bytes = 0
-        self._workspace_batch = 0
 
     @property
     def n_params(self):
@@ -205,36 +366,43 @@ cdef class Network:
     def workspace_size(self, size_t batch_size):
         return nc_network_workspace_size(&self.net, batch_size, self.dtype.itemsize)
 
-    cdef char *_workspace_for(self, size_t batch_size) except NULL:
-        """A workspace for batches of batch_size, kept and grown as needed (64-byte aligned)."""
-        if batch_size <= self._workspace_batch and self._workspace is not None:
-            return self._workspace_ptr
-        cdef size_t needed = nc_network_workspace_size(&self.net, batch_size, self.dtype.itemsize)
+    cdef _Workspace _borrow(self, size_t batch_size):
+        """A workspace for batches of batch_size for one call: the spare one when it
+        is free and big enough (the common case allocates nothing)."""
+        cdef _Workspace ws = None
+        with cython.critical_section(self):
+            if self._spare is not None and self._spare.batch >= batch_size:
+                ws = self._spare
+                self._spare = None
+        if ws is not None:
+            return ws
+        cdef size_t needed = nc_network_workspace_size(&self.net, batch_size, self._itemsize)
         if needed == <size_t>-1:
             raise MemoryError(f"a batch of {batch_size} rows needs more memory than can be addressed")
-        if needed > self._workspace_bytes or self._workspace is None:
-            self._workspace = np.empty(needed + 64, dtype=np.uint8)
-            start = <char *>data_of(self._workspace)
-            self._workspace_ptr = start + (-<size_t>start) % 64
-            self._workspace_bytes = needed
-            self._workspace_batch = batch_size
-        return self._workspace_ptr
+        return _Workspace.allocate(needed, batch_size)
+
+    cdef void _give_back(self, _Workspace ws) noexcept:
+        """Keeps ws as the spare unless a bigger one is kept already."""
+        with cython.critical_section(self):
+            if self._spare is None or self._spare.batch < ws.batch:
+                self._spare = ws
 
     # -------------------------------------------------------------- checks
     # (C-level numpy checks: predict on one row must cost little more than the call)
     cdef int _type_num(self):
         return cnp.NPY_FLOAT32 if self._itemsize == 4 else cnp.NPY_FLOAT64
 
-    cdef _vector(self, a, str name, size_t length):
+    cdef _vector(self, a, str name, size_t length, bint writable=False):
         cdef cnp.ndarray arr
         if cnp.PyArray_Check(a):
             arr = <cnp.ndarray>a
             if (cnp.PyArray_TYPE(arr) == self._type_num() and cnp.PyArray_NDIM(arr) == 1
                     and cnp.PyArray_IS_C_CONTIGUOUS(arr)
-                    and <size_t>cnp.PyArray_DIM(arr, 0) == length):
+                    and <size_t>cnp.PyArray_DIM(arr, 0) == length
+                    and (not writable or cnp.PyArray_ISWRITEABLE(arr))):
                 return
-        raise ValueError(f"{name} must be a C-contiguous 1-D {self.dtype} array of "
-                         f"length {length}; got {_shape_of(a)}")
+        raise ValueError(f"{name} must be a C-contiguous{' writable' if writable else ''} "
+                         f"1-D {self.dtype} array of length {length}; got {_shape_of(a)}")
 
     cdef _matrix(self, a, str name, size_t width):
         cdef cnp.ndarray arr
@@ -244,10 +412,11 @@ cdef class Network:
             if (cnp.PyArray_TYPE(arr) == self._type_num() and cnp.PyArray_NDIM(arr) == 2
                     and <size_t>cnp.PyArray_DIM(arr, 1) == width
                     and (cnp.PyArray_STRIDE(arr, 1) == itemsize or width == 1)
-                    and cnp.PyArray_STRIDE(arr, 0) % itemsize == 0):
+                    and cnp.PyArray_STRIDE(arr, 0) % itemsize == 0
+                    and (cnp.PyArray_STRIDE(arr, 0) >= 0 or cnp.PyArray_DIM(arr, 0) <= 1)):
                 return
-        raise ValueError(f"{name} must be a 2-D {self.dtype} array with {width} columns "
-                         f"and unit column stride; got {_shape_of(a)}")
+        raise ValueError(f"{name} must be a 2-D {self.dtype} array with {width} columns, "
+                         f"unit column stride and a non-negative row stride; got {_shape_of(a)}")
 
     cdef tuple _targets(self, y, size_t n):
         """(y as an array, its row stride in elements), checked against the loss."""
@@ -261,12 +430,23 @@ cdef class Network:
             raise ValueError(f"y must have {n} rows like x; got {y.shape[0]}")
         return y, y.strides[0] // y.itemsize
 
+    cdef int _metric_codes(self, metrics, nc_metric *codes) except -1:
+        if len(metrics) > MAX_METRICS:
+            raise ValueError(f"at most {MAX_METRICS} metrics")
+        for k, name in enumerate(metrics):
+            codes[k] = _code(METRIC_CODES, name, "metric")
+        return 0
+
     # ------------------------------------------------------------ training
     def train_epoch(self, params, grads, opt_state, dict optimizer, x, y, sample_weight,
-                    order, batch_size, seed, metrics, progress=None, progress_interval=0.1):
+                    order, batch_size, seed, metrics, progress=None, progress_interval=0.1,
+                    batch_begin=None, batch_end=None):
+        """One epoch in C. batch_begin(batch) / batch_end(batch, logs), when given, are
+        called around each batch (logs: the running loss and metrics of the epoch); a
+        true return value stops the epoch after that batch."""
         cdef size_t n_params = self.net.n_params
-        self._vector(params, "params", n_params)
-        self._vector(grads, "grads", n_params)
+        self._vector(params, "params", n_params, True)
+        self._vector(grads, "grads", n_params, True)
         cdef nc_optimizer opt
         opt.kind = _code(OPTIMIZER_CODES, optimizer["kind"], "optimizer kind")
         opt.learning_rate = optimizer["learning_rate"]
@@ -276,7 +456,7 @@ cdef class Network:
         opt.epsilon, opt.rho = optimizer["epsilon"], optimizer["rho"]
         opt.weight_decay = optimizer["weight_decay"]
         opt.iterations = optimizer["iterations"]
-        self._vector(opt_state, "opt_state", nc_optimizer_state_slots(opt.kind) * n_params)
+        self._vector(opt_state, "opt_state", nc_optimizer_state_slots(opt.kind) * n_params, True)
         self._matrix(x, "x", self.n_in)
         cdef size_t n = x.shape[0]
         y, y_rs = self._targets(y, n)
@@ -291,14 +471,15 @@ cdef class Network:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1; got {batch_size}")
         metrics = list(metrics)
-        if len(metrics) > MAX_METRICS:
-            raise ValueError(f"at most {MAX_METRICS} metrics")
         cdef nc_metric metric_codes[8]
-        for k, name in enumerate(metrics):
-            metric_codes[k] = _code(METRIC_CODES, name, "metric")
+        self._metric_codes(metrics, metric_codes)
 
         state = _ProgressState()
         state.callback = progress
+        state.batch_begin = batch_begin
+        state.batch_end = batch_end
+        state.metrics = metrics
+        profile = _active_profile
         cdef nc_train_options options
         options.batch_size = batch_size
         options.order = <size_t *>data_of(order) if order is not None else NULL
@@ -308,9 +489,12 @@ cdef class Network:
         options.progress = _progress_hook
         options.progress_ctx = <void *>state
         options.progress_interval_seconds = progress_interval
+        options.batch_begin = <nc_batch_fn>_batch_begin_hook if batch_begin is not None else <nc_batch_fn>NULL
+        options.batch_end = <nc_batch_fn>_batch_end_hook if batch_end is not None else <nc_batch_fn>NULL
+        options.batch_ctx = <void *>state
+        options.profile = &(<_Profile>profile).sums if profile is not None else NULL
         cdef size_t effective_batch = min(batch_size, n) if n else 1
-        cdef char *workspace = self._workspace_for(effective_batch)
-        cdef size_t workspace_bytes = self._workspace_bytes
+        cdef _Workspace ws = self._borrow(effective_batch)
         cdef nc_epoch_result result
         cdef void *p = data_of(params)
         cdef void *g = data_of(grads)
@@ -321,18 +505,21 @@ cdef class Network:
         cdef ptrdiff_t x_rs = x.strides[0] // x.itemsize
         cdef ptrdiff_t y_stride = y_rs
         cdef nc_status status
-        if self.dtype == np.float32:
-            with nogil:
-                status = nc_network_train_epoch_f32(
-                    &self.net, &opt, <float *>p, <float *>g, <float *>s, n, <float *>px, x_rs,
-                    <float *>py, y_stride, <float *>pw, &options, workspace, workspace_bytes,
-                    &result)
-        else:
-            with nogil:
-                status = nc_network_train_epoch_f64(
-                    &self.net, &opt, <double *>p, <double *>g, <double *>s, n, <double *>px,
-                    x_rs, <double *>py, y_stride, <double *>pw, &options, workspace,
-                    workspace_bytes, &result)
+        try:
+            if self._itemsize == 4:
+                with nogil:
+                    status = nc_network_train_epoch_f32(
+                        &self.net, &opt, <float *>p, <float *>g, <float *>s, n, <float *>px,
+                        x_rs, <float *>py, y_stride, <float *>pw, &options, ws.start, ws.size,
+                        &result)
+            else:
+                with nogil:
+                    status = nc_network_train_epoch_f64(
+                        &self.net, &opt, <double *>p, <double *>g, <double *>s, n,
+                        <double *>px, x_rs, <double *>py, y_stride, <double *>pw, &options,
+                        ws.start, ws.size, &result)
+        finally:
+            self._give_back(ws)
         optimizer["iterations"] = opt.iterations
         if status == NC_ERR_INTERRUPTED and state.error is not None:
             raise state.error
@@ -342,56 +529,124 @@ cdef class Network:
                 f"this epoch; that batch's update was not applied")
         if status != NC_ERR_INTERRUPTED:
             raise_for_status(status, "train_epoch")
-        return {
-            "loss": result.loss_sum / result.weight_sum if result.weight_sum else float("nan"),
-            "metrics": {name: (result.metric_sums[k] / result.metric_counts[k]
-                               if result.metric_counts[k] else float("nan"))
-                        for k, name in enumerate(metrics)},
-            "batches": result.batches_done,
-            "samples": result.samples_done,
-            "stopped": status == NC_ERR_INTERRUPTED,
-        }
+        return _epoch_summary(&result, metrics, status == NC_ERR_INTERRUPTED)
+
+    # ---------------------------------------------------------- evaluation
+    def evaluate(self, params, x, y, sample_weight=None, batch_size=None, metrics=(),
+                 batch_begin=None, batch_end=None, AccessGuard guard=None):
+        """Loss (weighted by sample_weight, with the l2 penalties) and metrics over
+        all rows in inference mode, in batches of batch_size (default: up to 4096):
+        one C call, no backward pass. The hooks are train_epoch's."""
+        self._vector(params, "params", self.net.n_params)
+        self._matrix(x, "x", self.n_in)
+        cdef size_t n = x.shape[0]
+        if n == 0:
+            raise ValueError("x must have at least one row")
+        y, y_rs = self._targets(y, n)
+        if sample_weight is not None:
+            self._vector(sample_weight, "sample_weight", n)
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1; got {batch_size}")
+        metrics = list(metrics)
+        cdef nc_metric metric_codes[8]
+        self._metric_codes(metrics, metric_codes)
+        state = _ProgressState()
+        state.batch_begin = batch_begin
+        state.batch_end = batch_end
+        state.metrics = metrics
+        cdef nc_eval_options options
+        options.batch_size = batch_size if batch_size else min(n, 4096)
+        options.metrics = metric_codes
+        options.n_metrics = len(metrics)
+        options.batch_begin = <nc_batch_fn>_batch_begin_hook if batch_begin is not None else <nc_batch_fn>NULL
+        options.batch_end = <nc_batch_fn>_batch_end_hook if batch_end is not None else <nc_batch_fn>NULL
+        options.batch_ctx = <void *>state
+        cdef nc_epoch_result result
+        cdef void *p = data_of(params)
+        cdef void *px = data_of(x)
+        cdef void *py = data_of(y)
+        cdef void *pw = data_of(sample_weight) if sample_weight is not None else NULL
+        cdef ptrdiff_t x_rs = x.strides[0] // x.itemsize
+        cdef ptrdiff_t y_stride = y_rs
+        cdef nc_status status
+        if guard is not None:
+            guard.begin_read("evaluate")
+        cdef _Workspace ws = None
+        try:
+            ws = self._borrow(min(options.batch_size, n))
+            if self._itemsize == 4:
+                with nogil:
+                    status = nc_network_evaluate_f32(
+                        &self.net, <float *>p, n, <float *>px, x_rs, <float *>py, y_stride,
+                        <float *>pw, &options, ws.start, ws.size, &result)
+            else:
+                with nogil:
+                    status = nc_network_evaluate_f64(
+                        &self.net, <double *>p, n, <double *>px, x_rs, <double *>py, y_stride,
+                        <double *>pw, &options, ws.start, ws.size, &result)
+        finally:
+            if ws is not None:
+                self._give_back(ws)
+            if guard is not None:
+                guard.end_read()
+        if status == NC_ERR_INTERRUPTED and state.error is not None:
+            raise state.error
+        if status != NC_ERR_INTERRUPTED:
+            raise_for_status(status, "evaluate")
+        return _epoch_summary(&result, metrics, status == NC_ERR_INTERRUPTED)
+
+    def loss(self, params, x, y, sample_weight=None, batch_size=None):
+        """Mean loss (with the l2 penalties) over all rows, dropout off."""
+        return self.evaluate(params, x, y, sample_weight, batch_size)["loss"]
 
     # ----------------------------------------------------------- inference
-    def predict(self, params, x, batch_size=None, bint check_finite=False):
+    def predict(self, params, x, batch_size=None, bint check_finite=False,
+                AccessGuard guard=None):
         """Outputs for the rows of x; with check_finite, ValueError on NaN/inf in x."""
         self._vector(params, "params", self.net.n_params)
         self._matrix(x, "x", self.layers[0].n_in)
         cdef size_t n = <size_t>cnp.PyArray_DIM(<cnp.ndarray>x, 0)
         cdef int finite = 1
-        cdef ptrdiff_t x_row = stride_of(<cnp.ndarray>x, 0)
-        cdef void *px_check = data_of(<cnp.ndarray>x)
+        cdef ptrdiff_t x_rs = stride_of(<cnp.ndarray>x, 0)
+        cdef void *px = data_of(<cnp.ndarray>x)
         cdef bint single = self._itemsize == 4
         if check_finite:
             with nogil:
                 if single:
-                    finite = nc_all_finite_f32(n, self.layers[0].n_in, <float *>px_check, x_row)
+                    finite = nc_all_finite_f32(n, self.layers[0].n_in, <float *>px, x_rs)
                 else:
-                    finite = nc_all_finite_f64(n, self.layers[0].n_in, <double *>px_check, x_row)
+                    finite = nc_all_finite_f64(n, self.layers[0].n_in, <double *>px, x_rs)
             if not finite:
                 raise ValueError("x contains NaN or infinity")
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1; got {batch_size}")
         cdef size_t batch = batch_size if batch_size else max(1, min(n, 1024))
         cdef cnp.npy_intp dims[2]
         dims[0], dims[1] = n, self.layers[self.net.n_layers - 1].n_out
         out = cnp.PyArray_EMPTY(2, dims, self._type_num(), 0)
-        cdef char *workspace = self._workspace_for(batch)
-        cdef size_t workspace_bytes = self._workspace_bytes
         cdef void *p = data_of(params)
-        cdef void *px = data_of(x)
         cdef void *po = data_of(out)
-        cdef ptrdiff_t x_rs = stride_of(<cnp.ndarray>x, 0)
         cdef ptrdiff_t out_rs = dims[1]
         cdef nc_status status
-        if single:
-            with nogil:
-                status = nc_network_predict_f32(&self.net, <float *>p, n, <float *>px, x_rs,
-                                                <float *>po, out_rs, batch, workspace,
-                                                workspace_bytes)
-        else:
-            with nogil:
-                status = nc_network_predict_f64(&self.net, <double *>p, n, <double *>px, x_rs,
-                                                <double *>po, out_rs, batch, workspace,
-                                                workspace_bytes)
+        if guard is not None:
+            guard.begin_read("predict")
+        cdef _Workspace ws = None
+        try:
+            ws = self._borrow(batch)
+            if single:
+                with nogil:
+                    status = nc_network_predict_f32(&self.net, <float *>p, n, <float *>px, x_rs,
+                                                    <float *>po, out_rs, batch, ws.start, ws.size)
+            else:
+                with nogil:
+                    status = nc_network_predict_f64(&self.net, <double *>p, n, <double *>px,
+                                                    x_rs, <double *>po, out_rs, batch, ws.start,
+                                                    ws.size)
+        finally:
+            if ws is not None:
+                self._give_back(ws)
+            if guard is not None:
+                guard.end_read()
         raise_for_status(status, "predict")
         return out
 
@@ -406,8 +661,6 @@ cdef class Network:
         if sample_weight is not None:
             self._vector(sample_weight, "sample_weight", n)
         grads = np.empty(self.net.n_params, dtype=self.dtype)
-        cdef char *workspace = self._workspace_for(n)
-        cdef size_t workspace_bytes = self._workspace_bytes
         cdef void *p = data_of(params)
         cdef void *g = data_of(grads)
         cdef void *px = data_of(x)
@@ -419,32 +672,83 @@ cdef class Network:
         cdef uint64_t c_seed = seed
         cdef double loss = 0
         cdef nc_status status
-        if self.dtype == np.float32:
-            with nogil:
-                status = nc_network_loss_grad_f32(
-                    &self.net, <float *>p, <float *>g, n, <float *>px, x_rs, <float *>py,
-                    y_stride, <float *>pw, train, c_seed, workspace, workspace_bytes, &loss)
-        else:
-            with nogil:
-                status = nc_network_loss_grad_f64(
-                    &self.net, <double *>p, <double *>g, n, <double *>px, x_rs, <double *>py,
-                    y_stride, <double *>pw, train, c_seed, workspace, workspace_bytes, &loss)
+        cdef _Workspace ws = self._borrow(n)
+        try:
+            if self._itemsize == 4:
+                with nogil:
+                    status = nc_network_loss_grad_f32(
+                        &self.net, <float *>p, <float *>g, n, <float *>px, x_rs, <float *>py,
+                        y_stride, <float *>pw, train, c_seed, ws.start, ws.size, &loss)
+            else:
+                with nogil:
+                    status = nc_network_loss_grad_f64(
+                        &self.net, <double *>p, <double *>g, n, <double *>px, x_rs,
+                        <double *>py, y_stride, <double *>pw, train, c_seed, ws.start, ws.size,
+                        &loss)
+        finally:
+            self._give_back(ws)
         raise_for_status(status, "loss_grad")
         return loss, grads
 
-    def loss(self, params, x, y, sample_weight=None, batch_size=None):
-        """Mean loss (with the l2 penalties) over all rows, in chunks, dropout off."""
-        cdef size_t n = x.shape[0]
-        if n == 0:
-            raise ValueError("x must have at least one row")
-        chunk = batch_size if batch_size else min(n, 4096)
-        total = 0.0
-        for start in range(0, n, chunk):
-            rows = slice(start, start + chunk)
-            weights = None if sample_weight is None else sample_weight[rows]
-            value, _ = self.loss_grad(params, x[rows], y[rows], weights)
-            total += value * min(chunk, n - start)
-        return total / n
+
+cdef dict _epoch_summary(const nc_epoch_result *result, list metrics, bint stopped):
+    logs = _running_logs(result, metrics)
+    return {
+        "loss": logs.pop("loss"),
+        "metrics": logs,
+        "batches": result.batches_done,
+        "samples": result.samples_done,
+        "stopped": stopped,
+    }
+
+
+def optimizer_step_ranges(dict optimizer, cnp.ndarray w, cnp.ndarray g, cnp.ndarray state,
+                          ranges, bint reference=False):
+    """One optimizer step over the [begin, end) pairs of `ranges` only (the
+    trainable parts of a flat buffer); optimizer is train_epoch's dict, whose
+    "iterations" advances."""
+    cdef nc_optimizer opt
+    opt.kind = _code(OPTIMIZER_CODES, optimizer["kind"], "optimizer kind")
+    opt.learning_rate = optimizer["learning_rate"]
+    opt.momentum = optimizer["momentum"]
+    opt.nesterov = bool(optimizer["nesterov"])
+    opt.beta_1, opt.beta_2 = optimizer["beta_1"], optimizer["beta_2"]
+    opt.epsilon, opt.rho = optimizer["epsilon"], optimizer["rho"]
+    opt.weight_decay = optimizer["weight_decay"]
+    opt.iterations = optimizer["iterations"]
+    cdef size_t n = w.shape[0] if w.ndim == 1 else 0
+    for name, arr, length in (("w", w, n), ("g", g, n),
+                              ("state", state, nc_optimizer_state_slots(opt.kind) * n)):
+        if (arr.dtype != w.dtype or w.dtype not in (np.float32, np.float64) or arr.ndim != 1
+                or not arr.flags.c_contiguous or <size_t>arr.shape[0] != length
+                or (name != "g" and not arr.flags.writeable)):
+            raise ValueError(f"{name} must be a C-contiguous 1-D float32 or float64 array "
+                             f"of length {length} with w's dtype")
+    pairs = np.ascontiguousarray(ranges, dtype=np.uintp)
+    if pairs.ndim != 2 or pairs.shape[1] != 2:
+        raise ValueError(f"ranges must be a list of (begin, end) pairs; got shape {pairs.shape}")
+    cdef size_t n_ranges = pairs.shape[0]
+    cdef size_t *pr = <size_t *>data_of(pairs)
+    cdef void *pw = data_of(w)
+    cdef void *pg = data_of(g)
+    cdef void *ps = data_of(state)
+    cdef nc_status status
+    cdef bint single = w.dtype == np.float32
+    with nogil:
+        if single and reference:
+            status = nc_optimizer_step_ranges_f32_ref(&opt, n, <float *>pw, <float *>pg,
+                                                      <float *>ps, n_ranges, pr)
+        elif single:
+            status = nc_optimizer_step_ranges_f32(&opt, n, <float *>pw, <float *>pg,
+                                                  <float *>ps, n_ranges, pr)
+        elif reference:
+            status = nc_optimizer_step_ranges_f64_ref(&opt, n, <double *>pw, <double *>pg,
+                                                      <double *>ps, n_ranges, pr)
+        else:
+            status = nc_optimizer_step_ranges_f64(&opt, n, <double *>pw, <double *>pg,
+                                                  <double *>ps, n_ranges, pr)
+    raise_for_status(status, "optimizer_step_ranges")
+    optimizer["iterations"] = opt.iterations
 
 
 cdef size_t _width(dict spec, str key, index) except 0:

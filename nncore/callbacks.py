@@ -1,11 +1,18 @@
-"""Callbacks with keras.callbacks' names, arguments, defaults and hooks.
+"""Callbacks, called by Sequential.fit, evaluate and predict, with Keras's
+hooks and meaning.
 
-fit calls, when the object has them: set_params(params), set_model(model) (or
-sets .model), on_train_begin(logs), on_epoch_begin(epoch, logs),
-on_train_batch_begin(batch, logs) / on_train_batch_end(batch, logs) (from the
-C batch loop), on_epoch_end(epoch, logs) and on_train_end(logs). Any object
-with an on_epoch_end(epoch, logs) method works; setting
-model.stop_training = True ends fit after the current epoch.
+fit calls, when the object has them: set_model(model) (or sets .model),
+set_params(params), on_train_begin(logs), on_epoch_begin(epoch, logs),
+on_epoch_end(epoch, logs) and on_train_end(logs); the validation pass calls
+on_test_begin/on_test_end. Any object with an on_epoch_end(epoch, logs)
+method works; setting model.stop_training = True ends fit after the current
+epoch, or after the current batch when set in a batch hook.
+
+Batch hooks (on_train_batch_begin/end, whose defaults call on_batch_begin/
+end; on_test_batch_*; on_predict_batch_*) are called from inside the C batch
+loop, with the running loss and metrics of the epoch in `logs` as Keras gives
+them. Only callbacks that define one pay for it: without any, an epoch stays
+one uninterrupted call into C.
 """
 
 from __future__ import annotations
@@ -100,6 +107,69 @@ class Callback:
 
     def on_predict_batch_end(self, batch, logs=None):
         pass
+
+
+# Hooks of each kind of batch loop, and the base-class methods they resolve
+# to when a callback does not define them (the train hooks call on_batch_*).
+_BATCH_HOOKS = {
+    "train": (("on_train_batch_begin", "on_batch_begin"), ("on_train_batch_end", "on_batch_end")),
+    "test": (("on_test_batch_begin",), ("on_test_batch_end",)),
+    "predict": (("on_predict_batch_begin",), ("on_predict_batch_end",)),
+}
+
+
+def _defines(callback, names) -> bool:
+    """Whether the callback has one of the hooks `names` of its own (not the
+    empty ones of Callback)."""
+    for name in names:
+        method = getattr(type(callback), name, None)
+        if method is None:
+            method = getattr(callback, name, None)  # set on the instance
+            if method is not None:
+                return True
+            continue
+        if method is not getattr(Callback, name, None):
+            return True
+    return False
+
+
+def batch_hooks(callbacks, kind: str, model=None, names=None):
+    """(begin, end) callables for the C loop of `kind` ("train", "test",
+    "predict"), each None when no callback defines that hook. begin(batch)
+    and end(batch, logs) call every callback in order and, in training,
+    return True when model.stop_training asks the loop to stop. names maps
+    the metric names users wrote to the keys of the loop's logs."""
+    begin_names, end_names = _BATCH_HOOKS[kind]
+    begin_hook, end_hook = begin_names[0], end_names[0]
+    starting = [c for c in callbacks if _defines(c, begin_names)]
+    ending = [c for c in callbacks if _defines(c, end_names)]
+
+    def stop_requested() -> bool:
+        return kind == "train" and model is not None and bool(model.stop_training)
+
+    def begin(batch):
+        for c in starting:
+            _hook(c, begin_hook, begin_names)(batch, {})
+        return stop_requested()
+
+    def end(batch, logs):
+        if names is not None:
+            logs = {"loss": logs["loss"], **{name: logs[key] for name, key in names.items()}}
+        for c in ending:
+            _hook(c, end_hook, end_names)(batch, dict(logs))
+        return stop_requested()
+
+    return (begin if starting else None), (end if ending else None)
+
+
+def _hook(callback, name, fallbacks):
+    """The callback's method `name`, or, for an object that is not a Callback,
+    the first of the fallbacks it has (on_batch_end for on_train_batch_end)."""
+    for candidate in (name, *fallbacks):
+        method = getattr(callback, candidate, None)
+        if method is not None:
+            return method
+    raise AttributeError(name)
 
 
 class History(Callback):

@@ -118,6 +118,7 @@ cdef extern from "nncore.h" nogil:
         nc_constraint constraint
         double max_norm
         double dropout_rate
+        int frozen
 
     ctypedef enum nc_metric:
         NC_METRIC_BINARY_ACCURACY
@@ -140,24 +141,6 @@ cdef extern from "nncore.h" nogil:
     ctypedef int (*nc_progress_fn)(void *ctx, size_t batches_done, size_t samples_done,
                                    double loss_sum, double weight_sum)
 
-    ctypedef struct nc_train_options:
-        size_t batch_size
-        const size_t *order
-        uint64_t seed
-        const nc_metric *metrics
-        size_t n_metrics
-        nc_progress_fn progress
-        void *progress_ctx
-        double progress_interval_seconds
-
-    ctypedef struct nc_epoch_result:
-        size_t batches_done, samples_done
-        double loss_sum
-        double weight_sum
-        double metric_sums[8]
-        double metric_counts[8]
-        double last_loss
-
     enum:
         NC_MAX_LAYERS
         NC_ACT_COUNT
@@ -168,6 +151,38 @@ cdef extern from "nncore.h" nogil:
         double gather, forward, loss, backward, optimizer, rest
         double layer_forward[NC_MAX_LAYERS]
         double layer_backward[NC_MAX_LAYERS]
+
+    ctypedef struct nc_epoch_result:
+        size_t batches_done, samples_done
+        double loss_sum
+        double weight_sum
+        double metric_sums[8]
+        double metric_counts[8]
+        double last_loss
+
+    ctypedef int (*nc_batch_fn)(void *ctx, size_t batch, const nc_epoch_result *so_far)
+
+    ctypedef struct nc_train_options:
+        size_t batch_size
+        const size_t *order
+        uint64_t seed
+        const nc_metric *metrics
+        size_t n_metrics
+        nc_progress_fn progress
+        void *progress_ctx
+        double progress_interval_seconds
+        nc_batch_fn batch_begin
+        nc_batch_fn batch_end
+        void *batch_ctx
+        nc_train_profile *profile
+
+    ctypedef struct nc_eval_options:
+        size_t batch_size
+        const nc_metric *metrics
+        size_t n_metrics
+        nc_batch_fn batch_begin
+        nc_batch_fn batch_end
+        void *batch_ctx
 
 # ------------------------------------------------------------------ functions
 # Exported by nncore/cython_kernels.pyx (its forwarders are generated from
@@ -305,11 +320,21 @@ cdef nc_status nc_optimizer_step_f32_ref(nc_optimizer *opt, size_t n, float *w, 
                                          float *state) noexcept nogil
 cdef nc_status nc_optimizer_step_f64_ref(nc_optimizer *opt, size_t n, double *w, const double *g,
                                          double *state) noexcept nogil
+cdef nc_status nc_optimizer_step_ranges_f32(nc_optimizer *opt, size_t n, float *w, const float *g,
+                                            float *state, size_t n_ranges,
+                                            const size_t *ranges) noexcept nogil
+cdef nc_status nc_optimizer_step_ranges_f64(nc_optimizer *opt, size_t n, double *w,
+                                            const double *g, double *state, size_t n_ranges,
+                                            const size_t *ranges) noexcept nogil
+cdef nc_status nc_optimizer_step_ranges_f32_ref(nc_optimizer *opt, size_t n, float *w,
+                                                const float *g, float *state, size_t n_ranges,
+                                                const size_t *ranges) noexcept nogil
+cdef nc_status nc_optimizer_step_ranges_f64_ref(nc_optimizer *opt, size_t n, double *w,
+                                                const double *g, double *state, size_t n_ranges,
+                                                const size_t *ranges) noexcept nogil
 cdef nc_status nc_network_check(const nc_network *net) noexcept nogil
 cdef int nc_network_uses_logits(const nc_network *net) noexcept nogil
 cdef size_t nc_network_workspace_size(const nc_network *net, size_t batch_size, size_t elem_size) noexcept nogil
-cdef void nc_train_profile_start() noexcept nogil
-cdef void nc_train_profile_stop(nc_train_profile *out) noexcept nogil
 cdef nc_status nc_network_train_epoch_f32(const nc_network *net, nc_optimizer *opt,
                                           float *params, float *grads, float *opt_state,
                                           size_t n, const float *x, ptrdiff_t x_rs,
@@ -337,6 +362,18 @@ cdef nc_status nc_network_predict_f64(const nc_network *net, const double *param
                                       size_t n, const double *x, ptrdiff_t x_rs,
                                       double *out, ptrdiff_t out_rs, size_t batch_size,
                                       void *workspace, size_t workspace_bytes) noexcept nogil
+cdef nc_status nc_network_evaluate_f32(const nc_network *net, const float *params, size_t n,
+                                       const float *x, ptrdiff_t x_rs, const float *y,
+                                       ptrdiff_t y_rs, const float *sample_weight,
+                                       const nc_eval_options *options, void *workspace,
+                                       size_t workspace_bytes,
+                                       nc_epoch_result *result) noexcept nogil
+cdef nc_status nc_network_evaluate_f64(const nc_network *net, const double *params, size_t n,
+                                       const double *x, ptrdiff_t x_rs, const double *y,
+                                       ptrdiff_t y_rs, const double *sample_weight,
+                                       const nc_eval_options *options, void *workspace,
+                                       size_t workspace_bytes,
+                                       nc_epoch_result *result) noexcept nogil
 cdef nc_status nc_network_loss_grad_f32(const nc_network *net, const float *params, float *grads,
                                         size_t n, const float *x, ptrdiff_t x_rs,
                                         const float *y, ptrdiff_t y_rs, const float *sample_weight,

@@ -13,6 +13,8 @@ import itertools
 import numbers
 from collections import defaultdict
 
+import numpy as np
+
 from nncore import constraints, initializers, regularizers
 from nncore._validation import describe, real_number
 
@@ -64,6 +66,12 @@ def _check_name(name, prefix):
     return name
 
 
+def _flag(value, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {describe(value)}")
+    return bool(value)
+
+
 def _count(value, name: str, *, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer; got {describe(value)}")
@@ -112,10 +120,24 @@ class Layer:
 
     _prefix = "layer"
 
-    def __init__(self, name=None):
+    def __init__(self, name=None, trainable=True):
         self.name = _check_name(name, self._prefix)
         self._model = None
         self._input_dim = None  # set when the layer fixes the model's input width
+        self._trainable = _flag(trainable, "trainable")
+
+    @property
+    def trainable(self) -> bool:
+        """False freezes the layer (Keras): fit neither updates its weights nor
+        applies their weight decay, regularizer or constraint; gradients still
+        flow through it. Takes effect from the next epoch or call."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = _flag(value, "trainable")
+        if self._model is not None:
+            self._model._layers_changed()
 
     # --- what the model asks of a layer -----------------------------------
     def _output_dim(self, n_in: int) -> int:
@@ -156,7 +178,7 @@ class Layer:
 
     # --- serialization -------------------------------------------------------
     def get_config(self) -> dict:
-        config = {"name": self.name}
+        config = {"name": self.name, "trainable": self._trainable}
         if self._input_dim is not None:
             config["input_dim"] = self._input_dim
         return config
@@ -203,8 +225,9 @@ class Dense(Layer):
         input_dim=None,
         input_shape=None,
         name=None,
+        trainable=True,
     ):
-        super().__init__(name)
+        super().__init__(name, trainable)
         self.units = _count(units, "units")
         self.activation, self.alpha = resolve_activation(activation)
         self.use_bias = bool(use_bias)
@@ -239,6 +262,7 @@ class Dense(Layer):
             "max_norm": constraint.max_value
             if isinstance(constraint, constraints.MaxNorm)
             else 0.0,
+            "trainable": self._trainable,
         }
 
     def get_config(self):
@@ -297,8 +321,8 @@ class Activation(Layer):
 
     _prefix = "activation"
 
-    def __init__(self, activation, *, name=None, **params):
-        super().__init__(name)
+    def __init__(self, activation, *, name=None, trainable=True, **params):
+        super().__init__(name, trainable)
         alpha = params.pop("alpha", None)
         if "negative_slope" in params:
             if alpha is not None:
@@ -328,7 +352,9 @@ class ReLU(Activation):
 
     _prefix = "re_lu"
 
-    def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, *, name=None):
+    def __init__(
+        self, max_value=None, negative_slope=0.0, threshold=0.0, *, name=None, trainable=True
+    ):
         if max_value is not None:
             raise ValueError(
                 "ReLU(max_value=...) is not supported: the C network's ReLU has no ceiling "
@@ -342,9 +368,9 @@ class ReLU(Activation):
         if negative_slope < 0:
             raise ValueError(f"negative_slope must be >= 0; got {negative_slope}")
         if negative_slope:
-            super().__init__("leaky_relu", alpha=negative_slope, name=name)
+            super().__init__("leaky_relu", alpha=negative_slope, name=name, trainable=trainable)
         else:
-            super().__init__("relu", name=name)
+            super().__init__("relu", name=name, trainable=trainable)
 
     def get_config(self):
         slope = self.alpha if self.activation == "leaky_relu" else 0.0
@@ -357,14 +383,14 @@ class LeakyReLU(Activation):
 
     _prefix = "leaky_re_lu"
 
-    def __init__(self, negative_slope=0.3, *, name=None, **params):
+    def __init__(self, negative_slope=0.3, *, name=None, trainable=True, **params):
         if "alpha" in params:
             negative_slope = params.pop("alpha")
         if params:
             raise TypeError(f"LeakyReLU got unexpected parameters {sorted(params)}")
         if real_number(negative_slope, "negative_slope") < 0:
             raise ValueError(f"negative_slope must be >= 0; got {negative_slope}")
-        super().__init__("leaky_relu", alpha=negative_slope, name=name)
+        super().__init__("leaky_relu", alpha=negative_slope, name=name, trainable=trainable)
 
     def get_config(self):
         return {**Layer.get_config(self), "negative_slope": self.alpha}
@@ -375,8 +401,8 @@ class ELU(Activation):
 
     _prefix = "elu"
 
-    def __init__(self, alpha=1.0, *, name=None):
-        super().__init__("elu", alpha=alpha, name=name)
+    def __init__(self, alpha=1.0, *, name=None, trainable=True):
+        super().__init__("elu", alpha=alpha, name=name, trainable=trainable)
 
     def get_config(self):
         return {**Layer.get_config(self), "alpha": self.alpha}
@@ -388,13 +414,13 @@ class Softmax(Activation):
 
     _prefix = "softmax"
 
-    def __init__(self, axis=-1, *, name=None):
+    def __init__(self, axis=-1, *, name=None, trainable=True):
         if axis not in (-1, 1) or isinstance(axis, bool):
             raise ValueError(
                 f"axis must be -1 (the features of each sample): nncore models take 2-D data; "
                 f"got {describe(axis)}"
             )
-        super().__init__("softmax", name=name)
+        super().__init__("softmax", name=name, trainable=trainable)
 
     def get_config(self):
         return {**Layer.get_config(self), "axis": -1}
@@ -407,8 +433,8 @@ class Dropout(Layer):
 
     _prefix = "dropout"
 
-    def __init__(self, rate, *, name=None):
-        super().__init__(name)
+    def __init__(self, rate, *, name=None, trainable=True):
+        super().__init__(name, trainable)
         rate = real_number(rate, "rate")
         if not 0.0 <= rate < 1.0:
             raise ValueError(f"rate must be in [0, 1); got {rate}")

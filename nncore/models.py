@@ -34,7 +34,7 @@ import numpy as np
 
 from nncore import _core, io, optimizers
 from nncore._validation import describe, float_array, real_number
-from nncore.callbacks import Callback, History
+from nncore.callbacks import Callback, History, batch_hooks
 from nncore.layers import Input, Layer, _count, _feature_count, unique_name
 from nncore.progress import ProgressLine
 
@@ -74,6 +74,17 @@ _DTYPES = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64"}
 # Seconds between the C loop's calls to Python when nothing is shown: the
 # hook then only checks for Ctrl-C, so that fit returns within half a second.
 _INTERRUPT_CHECK_SECONDS = 0.2
+# The hooks fit calls; an object with none of them is not a callback.
+_FIT_HOOKS = (
+    "on_epoch_end",
+    "on_epoch_begin",
+    "on_train_begin",
+    "on_train_end",
+    "on_train_batch_begin",
+    "on_train_batch_end",
+    "on_batch_begin",
+    "on_batch_end",
+)
 # Distinguishes the shuffling stream from the per-layer initialization streams.
 _SHUFFLE_STREAM = 0x5348_5546
 
@@ -101,25 +112,6 @@ def _check_finite(arr: np.ndarray, name: str):
         bad = np.argwhere(~np.isfinite(arr))[0]
         where = ", ".join(str(int(i)) for i in bad)
         raise ValueError(f"{name} contains NaN or infinity (first at index ({where}))")
-
-
-def _metric_values(pred: np.ndarray, target: np.ndarray, c_metrics) -> dict:
-    """The metrics fit/evaluate report, from predictions (float64 math)."""
-    pred = pred.astype(np.float64, copy=False)
-    values = {}
-    for name in c_metrics:
-        if name == "binary_accuracy":
-            value = np.mean((pred > 0.5).astype(np.float64) == target)  # as Keras
-        elif name == "categorical_accuracy":
-            value = np.mean(pred.argmax(axis=1) == target.argmax(axis=1))
-        elif name == "sparse_categorical_accuracy":
-            value = np.mean(pred.argmax(axis=1) == target.astype(np.int64))
-        elif name == "mse":
-            value = np.mean((pred - target) ** 2)
-        else:  # mae
-            value = np.mean(np.abs(pred - target))
-        values[name] = float(value)
-    return values
 
 
 class Sequential:
@@ -175,6 +167,9 @@ class Sequential:
         self._rollback = None  # fit's copies of params and optimizer state, reused
         self.stop_training = False
         self.history = None
+        # Orders reads of the weights (predict, evaluate, get_weights, save)
+        # against writes (fit, set_weights, compile) across threads.
+        self._guard = _core.AccessGuard()
         # Free-form JSON-serializable information saved with the model (e.g.
         # feature names); nncore itself does not read it.
         self.metadata = {}
@@ -370,6 +365,33 @@ class Sequential:
     def count_params(self) -> int:
         return 0 if not self.built else int(self._params.size)
 
+    def _trainable_count(self) -> int:
+        """The number of weights fit updates (those of layers not frozen)."""
+        return sum(
+            math.prod(shape)
+            for layer in self._layers
+            if layer.trainable
+            for _, shape in self._slices.get(layer, [])
+        )
+
+    @property
+    def trainable(self) -> bool:
+        """False when every layer is frozen; setting it sets every layer's (Keras)."""
+        return any(layer.trainable for layer in self._layers) or not self._layers
+
+    @trainable.setter
+    def trainable(self, value):
+        for layer in self._layers:
+            layer.trainable = value
+
+    def _layers_changed(self) -> None:
+        """A layer's description changed (trainable): the C network is made again
+        at its next use."""
+        if self.built:
+            widths = self._layer_inputs()
+            self._descriptions = [layer._c_description(widths[layer]) for layer in self._layers]
+        self._net = None
+
     # -------------------------------------------------------------- weights
     def _layer_weights(self, layer) -> list:
         return [
@@ -379,7 +401,8 @@ class Sequential:
 
     def get_weights(self) -> list:
         """Copies of all weights: [W0 (n_in, n_out), b0 (n_out,), W1, b1, ...]."""
-        return [w for layer in self._layers for w in self._layer_weights(layer)]
+        with self._guard.read("get_weights"):
+            return [w for layer in self._layers for w in self._layer_weights(layer)]
 
     @property
     def weights(self) -> list:
@@ -424,6 +447,13 @@ class Sequential:
 
         An unbuilt model takes its input width from the first kernel's shape.
         """
+        self._guard.begin_write("set_weights")
+        try:
+            self._set_weights(weights)
+        finally:
+            self._guard.end_write()
+
+    def _set_weights(self, weights) -> None:
         if not self.built:
             first = weights[0] if isinstance(weights, (list, tuple)) and weights else None
             shape = np.shape(first) if first is not None else ()
@@ -469,7 +499,12 @@ class Sequential:
 
     def _set_layer_weights(self, layer, weights):
         parts = self._weight_parts([layer])
-        self._write_weights(parts, self._checked_weights(parts, weights, "weights"))
+        checked = self._checked_weights(parts, weights, "weights")
+        self._guard.begin_write("set_weights")
+        try:
+            self._write_weights(parts, checked)
+        finally:
+            self._guard.end_write()
 
     def _params_snapshot(self) -> np.ndarray:
         """A copy of the flat parameter buffer (for EarlyStopping)."""
@@ -510,14 +545,18 @@ class Sequential:
                 raise ValueError(f"metrics must be among {names}; got {describe(metric)}")
         if len(set(metrics)) != len(metrics):
             raise ValueError(f"metrics has duplicates: {list(metrics)}")
-        same_optimizer = optimizer is self.optimizer and self._opt_state is not None
-        self.loss = loss
-        self._c_loss = LOSSES[loss]
-        self._net = None  # the C network carries the loss: made again when needed
-        self._metric_names = list(metrics)
-        self.optimizer = optimizer
-        if self.built and not same_optimizer:
-            self._reset_optimizer_state()
+        self._guard.begin_write("compile")
+        try:
+            same_optimizer = optimizer is self.optimizer and self._opt_state is not None
+            self.loss = loss
+            self._c_loss = LOSSES[loss]
+            self._net = None  # the C network carries the loss: made again when needed
+            self._metric_names = list(metrics)
+            self.optimizer = optimizer
+            if self.built and not same_optimizer:
+                self._reset_optimizer_state()
+        finally:
+            self._guard.end_write()
 
     def _require_compiled(self, what: str):
         if self.optimizer is None:
@@ -676,8 +715,11 @@ class Sequential:
         # of an epoch of the tiny benchmark network
         return _core.permutation(n, self.seed ^ _SHUFFLE_STREAM, self.optimizer.iterations)
 
-    def _train_epoch(self, x, t, w, *, batch_size, shuffle, c_metrics, progress, interval):
-        """One call into C; keeps optimizer.iterations in step whatever happens."""
+    def _train_epoch(
+        self, x, t, w, *, batch_size, shuffle, c_metrics, progress, interval, hooks=(None, None)
+    ):
+        """One call into C; keeps optimizer.iterations in step whatever happens.
+        hooks: the (begin, end) batch hooks of callbacks.batch_hooks."""
         spec = self.optimizer._c_description()
         order = self._shuffle_order(x.shape[0]) if shuffle else None
         try:
@@ -695,6 +737,8 @@ class Sequential:
                 c_metrics,
                 progress=progress,
                 progress_interval=interval,
+                batch_begin=hooks[0],
+                batch_end=hooks[1],
             )
         finally:
             self.optimizer.iterations = int(spec["iterations"])
@@ -727,8 +771,42 @@ class Sequential:
         Raises FloatingPointError if the loss stops being finite (the model
         keeps the weights of the last finite step) and re-raises
         KeyboardInterrupt on Ctrl-C (the model keeps the weights of the last
-        completed step, ready to be fitted again).
+        completed step, ready to be fitted again). Another thread that calls
+        predict, evaluate or fit on this model meanwhile gets a RuntimeError.
         """
+        self._guard.begin_write("fit")
+        try:
+            return self._fit(
+                X,
+                y,
+                batch_size=batch_size,
+                epochs=epochs,
+                verbose=verbose,
+                callbacks=callbacks,
+                validation_split=validation_split,
+                validation_data=validation_data,
+                shuffle=shuffle,
+                sample_weight=sample_weight,
+                initial_epoch=initial_epoch,
+            )
+        finally:
+            self._guard.end_write()
+
+    def _fit(
+        self,
+        X,
+        y,
+        *,
+        batch_size,
+        epochs,
+        verbose,
+        callbacks,
+        validation_split,
+        validation_data,
+        shuffle,
+        sample_weight,
+        initial_epoch,
+    ) -> History:
         self._require_compiled("fit")
         # --- check everything before changing anything ---
         epochs = _count(epochs, "epochs", minimum=0)
@@ -766,15 +844,14 @@ class Sequential:
                 )
             validation = (x[split_at:], t[split_at:], None if w is None else w[split_at:])
             x, t, w = x[:split_at], t[:split_at], None if w is None else w[:split_at]
-        callbacks = [] if callbacks is None else callbacks
-        if not isinstance(callbacks, (list, tuple)):
-            raise TypeError(f"callbacks must be a list; got {describe(callbacks)}")
-        hooks = ("on_epoch_end", "on_epoch_begin", "on_train_begin", "on_train_end")
+        callbacks = _callback_list(callbacks)
         for callback in callbacks:
-            if not isinstance(callback, Callback) and not any(hasattr(callback, h) for h in hooks):
+            if not isinstance(callback, Callback) and not any(
+                hasattr(callback, h) for h in _FIT_HOOKS
+            ):
                 raise TypeError(
-                    f"each callback must have an on_epoch_end(epoch, logs) method; got "
-                    f"{describe(callback)}"
+                    f"each callback must have an on_epoch_end(epoch, logs) method or another "
+                    f"of Keras's hooks; got {describe(callback)}"
                 )
         # --- from here on, the model changes ---
         self._ensure_built(x.shape[1])
@@ -793,6 +870,7 @@ class Sequential:
             else:
                 callback.model = self
         self.stop_training = False
+        hooks = batch_hooks(all_callbacks, "train", self, c_metrics)
         _call(all_callbacks, "on_train_begin", {})
         logs = {}
         for epoch in range(initial_epoch, epochs):
@@ -820,6 +898,7 @@ class Sequential:
                     c_metrics=unique_c_metrics,
                     progress=progress,
                     interval=interval,
+                    hooks=hooks,
                 )
             except FloatingPointError as exc:
                 if line is not None and line.live:
@@ -843,7 +922,7 @@ class Sequential:
             for name, c_name in c_metrics.items():
                 logs[name] = float(result["metrics"][c_name])
             if validation is not None:
-                val_logs = self._scores(*validation, c_metrics, batch_size)
+                val_logs = self._scores(*validation, c_metrics, batch_size, all_callbacks)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             if line is not None:
                 line.finish(result["batches"], logs)
@@ -859,64 +938,116 @@ class Sequential:
         batch gives the same weights as fit(shuffle=False) with that batch_size."""
         self._require_compiled("train_on_batch")
         x, t, w = self._data(X, y, sample_weight)
-        self._ensure_built(x.shape[1])
-        result = self._train_epoch(
-            x,
-            t,
-            w,
-            batch_size=x.shape[0],
-            shuffle=False,
-            c_metrics=[],
-            progress=None,
-            interval=_INTERRUPT_CHECK_SECONDS,
-        )
+        self._guard.begin_write("train_on_batch")
+        try:
+            self._ensure_built(x.shape[1])
+            result = self._train_epoch(
+                x,
+                t,
+                w,
+                batch_size=x.shape[0],
+                shuffle=False,
+                c_metrics=[],
+                progress=None,
+                interval=_INTERRUPT_CHECK_SECONDS,
+            )
+        finally:
+            self._guard.end_write()
         return float(result["loss"])
 
     # ----------------------------------------------------------- inference
-    def predict(self, X, *, batch_size=None, verbose=0) -> np.ndarray:
+    def predict(self, X, *, batch_size=None, verbose=0, callbacks=None) -> np.ndarray:
         """The network's outputs (probabilities for sigmoid/softmax outputs), shape
-        (n, units of the last layer), in the model dtype. Dropout is off."""
+        (n, units of the last layer), in the model dtype. Dropout is off.
+
+        callbacks: their on_predict_begin/end and on_predict_batch_begin/end
+        (logs {"outputs": the batch's outputs}) are called as Keras does; the
+        batches then run one C call each. Safe to call from several threads at
+        once."""
         net = self._net
-        if net is not None and batch_size is None and verbose == 0 and type(X) is np.ndarray:
+        if (
+            net is not None
+            and batch_size is None
+            and verbose == 0
+            and callbacks is None
+            and type(X) is np.ndarray
+        ):
             # The common case, checked in C (shape, dtype, layout, finiteness) so that
             # one row costs little more than the call; anything unusual, including
             # bad input, takes the full path below, which explains what is wrong.
             try:
-                return net.predict(self._params, X, None, True)
+                return net.predict(self._params, X, None, True, self._guard)
             except ValueError:
                 pass
         if batch_size is not None:
             batch_size = _count(batch_size, "batch_size")
         _verbosity(verbose)
+        callbacks = _callback_list(callbacks)
         x = self._features(X, "X", allow_empty=True)
-        self._ensure_built(x.shape[1])
-        if x.shape[0] == 0:
-            return np.empty((0, self._output_width()), dtype=self.dtype)
-        return self._network().predict(self._params, x, batch_size)
+        with self._guard.read("predict"):
+            self._ensure_built(x.shape[1])
+            if x.shape[0] == 0:
+                return np.empty((0, self._output_width()), dtype=self.dtype)
+            net = self._network()
+            begin, end = batch_hooks(callbacks, "predict")
+            if begin is None and end is None:
+                _call(callbacks, "on_predict_begin", {})
+                out = net.predict(self._params, x, batch_size)
+                _call(callbacks, "on_predict_end", {})
+                return out
+            step = batch_size or 32
+            parts = []
+            _call(callbacks, "on_predict_begin", {})
+            for index, start in enumerate(range(0, x.shape[0], step)):
+                if begin is not None:
+                    begin(index)
+                parts.append(net.predict(self._params, x[start : start + step], step))
+                if end is not None:
+                    end(index, {"outputs": parts[-1]})
+            _call(callbacks, "on_predict_end", {})
+            return np.concatenate(parts)
 
     def __call__(self, X):
         return self.predict(X)
 
-    def _scores(self, x, t, w, c_metrics, batch_size) -> dict:
-        net = self._network()
-        scores = {"loss": float(net.loss(self._params, x, t, w, batch_size))}
-        if c_metrics:
-            values = _metric_values(net.predict(self._params, x, batch_size), t, c_metrics.values())
-            scores.update({name: values[c_name] for name, c_name in c_metrics.items()})
+    def _scores(self, x, t, w, c_metrics, batch_size, callbacks=()) -> dict:
+        """Loss and metrics in one C evaluation pass (forward only), calling the
+        callbacks' on_test_* hooks."""
+        names = list(dict.fromkeys(c_metrics.values()))
+        begin, end = batch_hooks(callbacks, "test", names=c_metrics)
+        _call(callbacks, "on_test_begin", {})
+        result = self._network().evaluate(
+            self._params, x, t, w, batch_size, names, begin, end, self._guard
+        )
+        scores = {"loss": float(result["loss"])}
+        scores.update({name: float(result["metrics"][c]) for name, c in c_metrics.items()})
+        _call(callbacks, "on_test_end", dict(scores))
         return scores
 
-    def evaluate(self, X, y, *, sample_weight=None, batch_size=None, verbose=0, return_dict=False):
+    def evaluate(
+        self,
+        X,
+        y,
+        *,
+        sample_weight=None,
+        batch_size=None,
+        verbose=0,
+        return_dict=False,
+        callbacks=None,
+    ):
         """The loss (with the l2 penalties, weighted by sample_weight) and the compiled
-        metrics (unweighted, as in Keras) on (X, y), dropout off. Returns the loss
-        alone when no metrics were compiled, else [loss, *metrics] (or a dict with
-        return_dict=True)."""
+        metrics (unweighted, as Keras's `metrics`) on (X, y), dropout off, in one C
+        pass with no backward pass. Returns the loss alone when no metrics were
+        compiled, else [loss, *metrics] (or a dict with return_dict=True).
+        callbacks: their on_test_* hooks are called as Keras does."""
         self._require_compiled("evaluate")
         if batch_size is not None:
             batch_size = _count(batch_size, "batch_size")
         verbose = _verbosity(verbose)
+        callbacks = _callback_list(callbacks)
         x, t, w = self._data(X, y, sample_weight)
         self._ensure_built(x.shape[1])
-        scores = self._scores(x, t, w, self._c_metrics(), batch_size)
+        scores = self._scores(x, t, w, self._c_metrics(), batch_size, callbacks)
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in scores.items()), file=sys.stdout)
         if return_dict:
@@ -945,6 +1076,8 @@ class Sequential:
                 count = f"{sum(math.prod(s) for s in layer._weight_shapes(n_in)):,}"
             rows.append((f"{layer.name} ({type(layer).__name__})", shape, count))
         total = self.count_params()
+        trainable = self._trainable_count()
+        frozen = total - trainable
         optimizer_params = 0 if self._opt_state is None else int(self._opt_state.size)
         itemsize = self.dtype.itemsize
 
@@ -969,8 +1102,8 @@ class Sequential:
         if not rows:
             lines.append("=" * width)
         lines.append(f"Total params: {total:,} ({size(total)})")
-        lines.append(f"Trainable params: {total:,} ({size(total)})")
-        lines.append("Non-trainable params: 0 (0.00 B)")
+        lines.append(f"Trainable params: {trainable:,} ({size(trainable)})")
+        lines.append(f"Non-trainable params: {frozen:,} ({size(frozen)})")
         if optimizer_params:
             lines.append(f"Optimizer params: {optimizer_params:,} ({size(optimizer_params)})")
         lines.append("_" * width)
@@ -984,7 +1117,8 @@ class Sequential:
     def save(self, path) -> None:
         """Writes the model (architecture, weights, optimizer state, nncore version)
         to ONE binary file, never pickle (format: docs/file-format.md)."""
-        io.save_model(self, path)
+        with self._guard.read("save"):
+            io.save_model(self, path)
 
     def get_config(self) -> dict:
         return {
@@ -999,13 +1133,22 @@ class Sequential:
         }
 
     def __getstate__(self):
-        return {"nncore_model_file": io.model_to_bytes(self)}
+        with self._guard.read("pickle"):
+            return {"nncore_model_file": io.model_to_bytes(self)}
 
     def __setstate__(self, state):
         model = io.model_from_bytes(state["nncore_model_file"], source="pickled model")
         self.__dict__.update(model.__dict__)
         for layer in self._layers:
             layer._model = self
+
+
+def _callback_list(callbacks) -> list:
+    if callbacks is None:
+        return []
+    if not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"callbacks must be a list; got {describe(callbacks)}")
+    return list(callbacks)
 
 
 def _call(callbacks, hook: str, *args):

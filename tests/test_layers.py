@@ -363,9 +363,9 @@ def test_dense_leaky_relu_slope_in_files():
 def test_keras_activation_layers_config_names_and_refusals(tmp_path):
     layers = [nncore.ReLU(negative_slope=0.1), nncore.LeakyReLU(0.2), nncore.ELU(0.5)]
     assert [layer.get_config() for layer in layers] == [
-        {"name": layers[0].name, "negative_slope": 0.1},
-        {"name": layers[1].name, "negative_slope": 0.2},
-        {"name": layers[2].name, "alpha": 0.5},
+        {"name": layers[0].name, "trainable": True, "negative_slope": 0.1},
+        {"name": layers[1].name, "trainable": True, "negative_slope": 0.2},
+        {"name": layers[2].name, "trainable": True, "alpha": 0.5},
     ]
     assert nncore.Softmax(axis=1).get_config()["axis"] == -1
     assert nncore.ReLU().name.startswith("re_lu") and nncore.LeakyReLU().name.startswith("leaky")
