@@ -35,6 +35,7 @@ import time
 import numpy as np
 
 from nncore import _csv
+from nncore._explain import MAX_WEIGHTS
 
 MAX_CLASSES_FOR_INTEGER_TARGET = 20
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw")
@@ -474,6 +475,10 @@ def command_train(args):
     else:
         x_report, y_report, where = x * scale + mean, y, "training rows"
     print(f"on the {where}: " + "\n".join(report(model, x_report, y_report, metadata)))
+    if model.count_params() <= MAX_WEIGHTS:
+        import nncore
+
+        print("the network computes:\n" + nncore.explain(model))
     model.save(args.output)
     print(f"saved {args.output}")
     if args.plot:
@@ -887,6 +892,21 @@ def command_bench(args):
 # ------------------------------------------------------------- parsing
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Adds "(default: ...)" to an option's help unless the help says its default
+    itself or there is none to say (flags, required options)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (
+            "(default" in text
+            or action.required
+            or (action.default is None or isinstance(action.default, bool))
+        ):
+            return text
+        return super()._get_help_string(action)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse, with a wrong command line answered in one line (not the usage block)."""
 
@@ -899,6 +919,7 @@ def add_csv_options(parser):
         "--sep",
         type=separator,
         default=None,
+        metavar="CHAR",
         help="the delimiter: one character, or 'tab' (default: sniffed among , ; tab |)",
     )
     parser.add_argument(
@@ -926,7 +947,7 @@ def add_column_options(parser, what):
 
 
 def make_parser():
-    formatter = argparse.ArgumentDefaultsHelpFormatter
+    formatter = HelpFormatter
     parser = Parser(prog="nncore", description="Compiled neural networks for the CPU.")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", parser_class=Parser)
@@ -934,8 +955,10 @@ def make_parser():
     demo = sub.add_parser(
         "demo", help="train a built-in problem, no files needed", formatter_class=formatter
     )
-    demo.add_argument("--epochs", type=positive_int, default=30, help="passes over the data")
-    demo.add_argument("--seed", type=non_negative_int, default=0, help="random seed")
+    demo.add_argument(
+        "--epochs", type=positive_int, default=30, metavar="N", help="passes over the data"
+    )
+    demo.add_argument("--seed", type=non_negative_int, default=0, metavar="N", help="random seed")
     demo.add_argument("--plot", metavar="PNG", help="save a picture of the training and the result")
     demo.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     demo.set_defaults(run=command_demo)
@@ -949,7 +972,7 @@ def make_parser():
         "target's own units.",
     )
     train.add_argument("data", metavar="DATA.csv", help="the training data")
-    train.add_argument("--target", required=True, help="the column to predict")
+    train.add_argument("--target", required=True, metavar="COLUMN", help="the column to predict")
     add_column_options(train, "as inputs")
     add_csv_options(train)
     train.add_argument(
@@ -966,24 +989,34 @@ def make_parser():
         help="auto: classes for text or up to 20 distinct integers, else a value",
     )
     train.add_argument(
-        "--hidden", type=hidden_widths, default="64,32", help="hidden layer widths ('' for none)"
+        "--hidden",
+        type=hidden_widths,
+        default="64,32",
+        metavar="WIDTHS",
+        help="hidden layer widths ('' for none)",
     )
     train.add_argument(
         "--activation", choices=HIDDEN_ACTIVATIONS, default="relu", help="of the hidden layers"
     )
-    train.add_argument("--epochs", type=positive_int, default=50, help="passes over the data")
-    train.add_argument("--batch-size", type=positive_int, default=32, help="rows per step")
+    train.add_argument(
+        "--epochs", type=positive_int, default=50, metavar="N", help="passes over the data"
+    )
+    train.add_argument(
+        "--batch-size", type=positive_int, default=32, metavar="N", help="rows per step"
+    )
     train.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="the update rule")
     train.add_argument(
         "--lr",
         type=learning_rate,
         default=None,
+        metavar="RATE",
         help="learning rate (default: the optimizer's own: 0.001, sgd 0.01)",
     )
     train.add_argument(
         "--validation-split",
         type=fraction,
         default=0.2,
+        metavar="FRACTION",
         help="share of the rows, shuffled, kept aside to score the model",
     )
     train.add_argument(
@@ -995,9 +1028,15 @@ def make_parser():
         "best weights (0: off)",
     )
     train.add_argument(
-        "--seed", type=non_negative_int, default=0, help="fixes the split and the training"
+        "--seed",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="fixes the split and the training",
     )
-    train.add_argument("-o", "--output", default="model.nnc", help="the model file to write")
+    train.add_argument(
+        "-o", "--output", default="model.nnc", metavar="MODEL.nnc", help="the model file to write"
+    )
     train.add_argument("--plot", metavar="PNG", help="save a picture of the training")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(run=command_train)
@@ -1011,7 +1050,11 @@ def make_parser():
     predict.add_argument("model", metavar="MODEL.nnc")
     predict.add_argument("data", metavar="DATA.csv")
     predict.add_argument(
-        "-o", "--output", help="CSV file to write (default: standard output)", default=None
+        "-o",
+        "--output",
+        default=None,
+        metavar="CSV",
+        help="the file to write (default: standard output)",
     )
     predict.add_argument("--proba", action="store_true", help="also write each class's probability")
     add_column_options(predict, "(a model saved from Python)")
@@ -1027,7 +1070,10 @@ def make_parser():
     evaluate.add_argument("model", metavar="MODEL.nnc")
     evaluate.add_argument("data", metavar="DATA.csv")
     evaluate.add_argument(
-        "--target", default=None, help="the true values' column (default: the model's target)"
+        "--target",
+        default=None,
+        metavar="COLUMN",
+        help="the true values' column (default: the model's target)",
     )
     add_column_options(evaluate, "(a model saved from Python)")
     add_csv_options(evaluate)

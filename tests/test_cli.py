@@ -28,6 +28,25 @@ def nncore_cli(*args, env=None):
     )
 
 
+def nncore_cli_all(commands):
+    """Several command lines run at once, each in its own process, as nncore_cli runs one."""
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "nncore", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tempfile.gettempdir(),
+        )
+        for args in commands
+    ]
+    done = []
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=180)
+        done.append(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr))
+    return done
+
+
 def succeeded(done):
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
@@ -322,6 +341,9 @@ def test_regression_in_the_targets_units(tmp_path):
         re.search(r"MAE (\S+), RMSE (\S+) \(in the units of 'y'\), R² (\S+)", done.stdout).groups(),
     )
     assert 1.0 < mae < 3.0 and 1.5 < rmse < 3.5 and r2 > 0.99
+    # a network this small is printed as its formula, in raw units: y = 3·x1 - 2·x2 + 1000
+    w1, w2, b = map(float, re.search(r"y = (\S+)·x1 - (\S+)·x2 \+ (\S+)", done.stdout).groups())
+    assert (w1, w2, b) == pytest.approx((3, 2, 1000), rel=0.02)
     done = succeeded(nncore_cli("predict", str(model), str(data)))
     predicted_text = [r[-1] for r in read_csv(done.stdout)[1:]]
     # float32 precision: at most 9 significant digits, never a widened float64
@@ -510,8 +532,8 @@ def test_wrong_command_lines(tmp_path):
         (("predict", str(data), str(data)), "d.csv", 1),
         (("frobnicate",), "invalid choice", 2),
     ]
-    for args, words, status in checks:
-        failed_with(nncore_cli(*args), words, status)
+    for (_, words, status), done in zip(checks, nncore_cli_all([c[0] for c in checks])):
+        failed_with(done, words, status)
     train(data, model, "--target", "b", "--epochs", "1", "--hidden", "2")
     failed_with(
         nncore_cli("predict", str(model), str(data), "--proba"), "--proba is for classifiers"
