@@ -24,7 +24,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils import check_random_state, column_or_1d, shuffle
+from sklearn.utils import check_random_state, column_or_1d
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
@@ -264,8 +264,11 @@ class _BaseMLP(BaseEstimator):
             for _ in range(self.max_iter):
                 order = None
                 if self.shuffle:
-                    # scikit-learn's draw, so a random_state gives its batches
-                    sample_idx = shuffle(sample_idx, random_state=self._random_state)
+                    # sklearn.utils.shuffle's draw (without its input checks,
+                    # which cost more than a small epoch): scikit-learn's batches
+                    draw = np.arange(n_samples)
+                    self._random_state.shuffle(draw)
+                    sample_idx = sample_idx[draw]
                     order = sample_idx
                 try:
                     epoch = network.train_epoch(
