@@ -9,6 +9,9 @@ from nncore import (
     initializers,
     kernels,
     layers,
+    losses,
+    metrics,
+    models,
     optimizers,
     plot,
     regularizers,
@@ -18,7 +21,7 @@ from nncore._explain import explain
 from nncore._version import __version__
 from nncore.keras_files import load_keras
 from nncore.layers import ELU, Activation, Dense, Dropout, Input, LeakyReLU, ReLU, Softmax
-from nncore.models import Sequential, load_model
+from nncore.models import Sequential, clone_model, load_model, model_from_json
 
 
 def get_include() -> str:
@@ -34,6 +37,8 @@ __all__ = [
     "kernels",
     "Sequential",
     "load_model",
+    "model_from_json",
+    "clone_model",
     "explain",
     "plot",
     "load_keras",
@@ -49,6 +54,9 @@ __all__ = [
     "constraints",
     "initializers",
     "layers",
+    "losses",
+    "metrics",
+    "models",
     "optimizers",
     "regularizers",
     "utils",

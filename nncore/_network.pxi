@@ -524,9 +524,13 @@ cdef class Network:
         if status == NC_ERR_INTERRUPTED and state.error is not None:
             raise state.error
         if status == NC_ERR_NONFINITE:
-            raise FloatingPointError(
+            error = FloatingPointError(
                 f"the loss became {result.last_loss} at batch {result.batches_done + 1} of "
                 f"this epoch; that batch's update was not applied")
+            # for fit's callbacks (TerminateOnNaN), as Keras's batch logs have them
+            error.batch = result.batches_done
+            error.loss = result.last_loss
+            raise error
         if status != NC_ERR_INTERRUPTED:
             raise_for_status(status, "train_epoch")
         return _epoch_summary(&result, metrics, status == NC_ERR_INTERRUPTED)

@@ -40,6 +40,7 @@ __all__ = [
     "TerminateOnNaN",
     "CSVLogger",
     "LambdaCallback",
+    "ModelCheckpoint",
 ]
 
 
@@ -122,13 +123,10 @@ def _defines(callback, names) -> bool:
     """Whether the callback has one of the hooks `names` of its own (not the
     empty ones of Callback)."""
     for name in names:
+        if name in getattr(callback, "__dict__", {}):
+            return True  # set on the instance (LambdaCallback, ModelCheckpoint)
         method = getattr(type(callback), name, None)
-        if method is None:
-            method = getattr(callback, name, None)  # set on the instance
-            if method is not None:
-                return True
-            continue
-        if method is not getattr(Callback, name, None):
+        if method is not None and method is not getattr(Callback, name, None):
             return True
     return False
 
@@ -594,3 +592,124 @@ class LambdaCallback(Callback):
             if not callable(function):
                 raise TypeError(f"{name} must be a function; got {describe(function)}")
             setattr(self, name, function)
+
+
+class ModelCheckpoint(_MonitorCallback):
+    """Saves the model (or, with save_weights_only, its weights) at the end of
+    every epoch, or every `save_freq` batches when save_freq is an integer.
+
+    filepath may hold format fields filled from the epoch (counted from 1),
+    the batch and the logs: "model-{epoch:02d}-{val_loss:.2f}.keras". It ends
+    in .keras (a Keras 3 file, which needs h5py) or .nnc (nncore's own file),
+    or in .weights.h5 with save_weights_only. save_best_only: save only when
+    `monitor` improves on the best value so far (initial_value_threshold, if
+    given, is the value to beat first).
+    """
+
+    def __init__(
+        self,
+        filepath,
+        monitor="val_loss",
+        verbose=0,
+        save_best_only=False,
+        save_weights_only=False,
+        mode="auto",
+        save_freq="epoch",
+        initial_value_threshold=None,
+    ):
+        super().__init__(monitor, mode, 0)
+        self.filepath = os.fspath(filepath)
+        self.verbose = verbose
+        self.save_best_only = bool(save_best_only)
+        self.save_weights_only = bool(save_weights_only)
+        if save_freq != "epoch" and (
+            isinstance(save_freq, bool) or not isinstance(save_freq, numbers.Integral)
+        ):
+            raise ValueError(f"save_freq must be 'epoch' or an integer; got {describe(save_freq)}")
+        if save_freq != "epoch" and save_freq < 1:
+            raise ValueError(f"save_freq must be >= 1 batches; got {save_freq}")
+        self.save_freq = save_freq
+        if self.save_weights_only and not self.filepath.endswith(".weights.h5"):
+            raise ValueError(
+                "with save_weights_only=True the filepath must end in .weights.h5 (Keras's "
+                f"weights format); got filepath={self.filepath!r}"
+            )
+        if not self.save_weights_only and not self.filepath.endswith((".keras", ".nnc")):
+            raise ValueError(
+                "the filepath must end in .keras (a Keras 3 model file) or .nnc (nncore's "
+                f"model file); got filepath={self.filepath!r}"
+            )
+        self.best = (
+            None
+            if initial_value_threshold is None
+            else real_number(initial_value_threshold, "initial_value_threshold")
+        )
+        self._current_epoch = 0
+        self._batches_since_saving = 0
+        if save_freq != "epoch":
+            # Only then does fit call back from its batch loop for this callback.
+            self.on_train_batch_end = self._count_batch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._current_epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.save_freq == "epoch":
+            self._save(epoch, None, logs or {})
+
+    def _count_batch(self, batch, logs=None):
+        self._batches_since_saving += 1
+        if self._batches_since_saving >= self.save_freq:
+            self._batches_since_saving = 0
+            self._save(self._current_epoch, batch, logs or {})
+
+    def _filepath(self, epoch, batch, logs) -> str:
+        fields = {**logs, "epoch": epoch + 1}
+        if batch is not None:
+            fields["batch"] = batch + 1
+        try:
+            return self.filepath.format(**fields)
+        except (KeyError, IndexError) as exc:
+            raise KeyError(
+                f"ModelCheckpoint cannot fill filepath {self.filepath!r}: no {exc} in the logs "
+                f"(they hold {', '.join(sorted(logs))})"
+            ) from None
+
+    def _should_save(self, epoch, logs, filepath) -> bool:
+        if not self.save_best_only:
+            if self.verbose > 0:
+                print(f"\nEpoch {epoch + 1}: saving model to {filepath}", file=sys.stdout)
+            return True
+        current = logs.get(self.monitor)
+        if current is None:
+            _missing_monitor("ModelCheckpoint", self.monitor, logs, "saving anyway")
+            return True
+        best = "None" if self.best is None else f"{self.best:.5f}"
+        if self._is_improvement(current, self.best):
+            if self.verbose > 0:
+                print(
+                    f"\nEpoch {epoch + 1}: {self.monitor} improved from {best} to "
+                    f"{current:.5f}, saving model to {filepath}",
+                    file=sys.stdout,
+                )
+            self.best = current
+            return True
+        if self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {best}")
+        return False
+
+    def _save(self, epoch, batch, logs):
+        filepath = self._filepath(epoch, batch, logs)
+        if not self._should_save(epoch, logs, filepath):
+            return
+        if os.path.isdir(filepath):
+            raise IsADirectoryError(
+                f"ModelCheckpoint: filepath {filepath!r} is a folder; give a file name"
+            )
+        folder = os.path.dirname(filepath)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+        if self.save_weights_only:
+            self.model.save_weights(filepath)
+        else:
+            self.model.save(filepath)

@@ -54,18 +54,10 @@ def model_to_bytes(model) -> bytes:
     itemsize = model.dtype.itemsize
     little = model.dtype.newbyteorder("<")
     params = np.empty(0, little) if model._params is None else model._params.astype(little)
-    compiled = None
     state = np.empty(0, little)
-    if model.optimizer is not None:
-        from nncore import optimizers
-
-        compiled = {
-            "loss": model.loss,
-            "metrics": list(model._metric_names),
-            "optimizer": optimizers.serialize(model.optimizer),
-        }
-        if model._opt_state is not None:
-            state = model._opt_state.astype(little)
+    compiled = model.get_compile_config()
+    if compiled is not None and model._opt_state is not None:
+        state = model._opt_state.astype(little)
     metadata = getattr(model, "metadata", None)
     if metadata is not None and not isinstance(metadata, dict):
         raise TypeError(f"model.metadata must be a dict or None; got {describe(metadata)}")
@@ -224,7 +216,6 @@ def _parse_header(data: bytes) -> tuple:
 
 def _build_model(header: dict):
     """A Sequential from the header (no weights yet); checks the schema."""
-    from nncore import optimizers
     from nncore.layers import LAYER_CLASSES
     from nncore.models import Sequential
 
@@ -257,11 +248,9 @@ def _build_model(header: dict):
     compiled = header.get("compile")
     if compiled is not None:
         _expect_type(compiled, dict, "header 'compile'")
-        optimizer = optimizers.deserialize(compiled.get("optimizer"))
-        metrics = _expect_type(compiled.get("metrics"), list, "compile 'metrics'")
-        loss = _expect_type(compiled.get("loss"), str, "compile 'loss'")
+        model.compile_from_config(compiled)
     arrays = _expect_type(header.get("arrays"), dict, "header 'arrays'")
-    return model, layers, input_dim, n_params, compiled and (loss, optimizer, metrics), arrays
+    return model, layers, input_dim, n_params, compiled, arrays
 
 
 def model_from_bytes(data: bytes, *, source: str = "model file"):
@@ -293,9 +282,6 @@ def model_from_bytes(data: bytes, *, source: str = "model file"):
             model.add(Input((input_dim,)))
         for layer in layers:
             model.add(layer)
-        if compiled:
-            loss, optimizer, metrics = compiled
-            model.compile(loss=loss, optimizer=optimizer, metrics=metrics)
         little = model.dtype.newbyteorder("<")
         params = np.frombuffer(data, dtype=little, count=n_stored, offset=offset)
         state = np.frombuffer(

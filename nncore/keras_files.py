@@ -17,6 +17,7 @@ hyper-parameters, the loss and the metrics are.
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 import os
@@ -27,10 +28,19 @@ import zipfile
 import numpy as np
 
 from nncore import constraints, initializers, layers, optimizers, regularizers
+from nncore import losses as nncore_losses
+from nncore import metrics as nncore_metrics
 from nncore._validation import describe
 from nncore._version import __version__
 
-__all__ = ["load_keras", "save_keras", "save_weights", "load_weights"]
+__all__ = [
+    "load_keras",
+    "save_keras",
+    "save_weights",
+    "load_weights",
+    "keras_model_config",
+    "model_from_keras_config",
+]
 
 _CONFIG = "config.json"
 _METADATA = "metadata.json"
@@ -378,7 +388,25 @@ def _compile_settings(config: dict):
         optimizer = cls(**{k: keras_config[k] for k in keys if keras_config.get(k) is not None})
     else:
         raise KerasFileError(f"compile_config optimizer {describe(optimizer_spec)}")
-    return loss, optimizer, metrics
+    if not isinstance(metrics, list):
+        raise KerasFileError(f"compile_config metrics {describe(metrics)}")
+    loss = _compile_object(loss, nncore_losses, "loss")
+    return loss, optimizer, [_compile_object(m, nncore_metrics, "metric") for m in metrics]
+
+
+def _compile_object(spec, module, what):
+    """A loss or metric of compile_config: its name, or the nncore object for
+    Keras's serialized one (the settings nncore's class takes)."""
+    if spec is None or isinstance(spec, str):
+        return spec
+    class_name = spec.get("class_name") if isinstance(spec, dict) else None
+    if class_name not in module.__all__:
+        raise KerasFileError(f"{what} {class_name or describe(spec)!r} is not one nncore runs")
+    cls = getattr(module, class_name)
+    accepted = inspect.signature(cls).parameters
+    config = spec.get("config") or {}
+    # dtype is Keras's computation dtype: nncore computes in the model's
+    return cls(**{k: v for k, v in config.items() if k in accepted and k != "dtype"})
 
 
 def load_keras(path):
@@ -391,26 +419,11 @@ def load_keras(path):
     nothing, so the nncore model has no layer for it); anything else raises
     ValueError naming the first layer nncore cannot run. Needs h5py.
     """
-    from nncore.models import Sequential
-
     source = os.fspath(path) if not hasattr(path, "read") else getattr(path, "name", "file")
     h5py = _h5py()
     try:
         config, weights = _read_zip(path)
-        if not isinstance(config, dict):
-            raise KerasFileError("config.json is not an object")
-        dtype = _model_dtype(config.get("config") or {})
-        width, specs = _layer_specs(config)
-        converted = _nncore_layers(specs)
-        model_name = (config.get("config") or {}).get("name")
-        model = Sequential(dtype=dtype, name=model_name if isinstance(model_name, str) else None)
-        if width is not None:
-            model.add(layers.Input((width,)))
-        for layer, _, _ in converted:
-            if layer is not None:
-                model.add(layer)
-        if not model.layers:
-            raise KerasFileError("the model has no layer nncore runs")
+        model, width, converted = _model_and_layers(config)
         paths = _weight_paths(class_name for _, class_name, _ in converted)
         with h5py.File(io.BytesIO(weights), "r") as h5file:
             for (layer, class_name, name), path in zip(converted, paths):
@@ -433,6 +446,36 @@ def load_keras(path):
         if isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError)):
             raise
         raise ValueError(f"cannot load {source} as a Keras model: {exc}") from None
+
+
+def _model_and_layers(config) -> tuple:
+    """(nncore model, input width, _nncore_layers' list) for a Keras model config."""
+    from nncore.models import Sequential
+
+    if not isinstance(config, dict):
+        raise KerasFileError("the model config is not an object")
+    dtype = _model_dtype(config.get("config") or {})
+    width, specs = _layer_specs(config)
+    converted = _nncore_layers(specs)
+    model_name = (config.get("config") or {}).get("name")
+    model = Sequential(dtype=dtype, name=model_name if isinstance(model_name, str) else None)
+    if width is not None:
+        model.add(layers.Input((width,)))
+    for layer, _, _ in converted:
+        if layer is not None:
+            model.add(layer)
+    if not model.layers:
+        raise KerasFileError("the model has no layer nncore runs")
+    return model, width, converted
+
+
+def model_from_keras_config(config):
+    """A new nncore model (fresh weights, uncompiled) from a Keras Sequential
+    model's config (what model.to_json() holds)."""
+    try:
+        return _model_and_layers(config)[0]
+    except KerasFileError as exc:
+        raise ValueError(f"cannot make the model: {exc}") from None
 
 
 # ----------------------------------------------------------------- writing
@@ -518,16 +561,29 @@ def _keras_constraint(constraint):
     return _keras_object("keras.constraints", "NonNeg", {})
 
 
-def _keras_config(model, keras_layers) -> dict:
+def keras_model_config(model) -> dict:
+    """The model's architecture as Keras serializes a Sequential model (what
+    to_json writes), without the compile settings."""
+    return _keras_config(model, _keras_layers(model), with_compile=False)
+
+
+def _keras_config(model, keras_layers, with_compile=True) -> dict:
     dtype = str(model.dtype)
-    input_shape = [None, model.input_shape[1]]
-    layer_specs = [
-        _keras_object(
-            "keras.layers",
-            "InputLayer",
-            {"batch_shape": input_shape, "dtype": dtype, "sparse": False, "name": "input_layer"},
+    input_shape = None if model.input_shape is None else [None, model.input_shape[1]]
+    layer_specs = []
+    if input_shape is not None:
+        layer_specs.append(
+            _keras_object(
+                "keras.layers",
+                "InputLayer",
+                {
+                    "batch_shape": input_shape,
+                    "dtype": dtype,
+                    "sparse": False,
+                    "name": "input_layer",
+                },
+            )  # fmt: skip
         )
-    ]
     for class_name, config, _ in keras_layers:
         layer_specs.append(
             _keras_object("keras.layers", class_name, {**config, "trainable": True, "dtype": dtype})
@@ -536,17 +592,19 @@ def _keras_config(model, keras_layers) -> dict:
         "keras",
         "Sequential",
         {"name": model.name, "trainable": True, "dtype": dtype, "layers": layer_specs},
-        build_config={"input_shape": input_shape},
     )
-    if model.optimizer is not None:
+    if input_shape is not None:
+        config["build_config"] = {"input_shape": input_shape}
+    if with_compile and model.optimizer is not None:
         optimizer = model.optimizer
         class_name = type(optimizer).__name__
         name = _OPTIMIZER_NAMES.get(class_name, class_name.lower())
         optimizer_config = {"name": name, **optimizer.get_config()}
         config["compile_config"] = {
             "optimizer": _keras_object("keras.optimizers", class_name, optimizer_config),
-            "loss": model.loss,
-            "metrics": list(model.metrics_names[1:]) or None,
+            "loss": _keras_compile_object(model.loss, "keras.losses"),
+            "metrics": [_keras_compile_object(m, "keras.metrics") for m in model._compiled_metrics]
+            or None,
         }
     return config
 
@@ -560,6 +618,12 @@ def _write_weights(h5file, model, keras_layers):
             for index, weights in enumerate(layer.get_weights()):
                 group.create_dataset(str(index), data=weights)
     h5file.create_group("vars").attrs["name"] = model.name
+
+
+def _keras_compile_object(value, module):
+    if value is None or isinstance(value, str):
+        return value
+    return _keras_object(module, type(value).__name__, value.get_config())
 
 
 def _require_built(model, what: str):

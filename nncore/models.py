@@ -26,19 +26,29 @@ had never stopped.
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
+import os
 import sys
 
 import numpy as np
 
-from nncore import _core, io, optimizers
+from nncore import _core, io, keras_files, losses, optimizers, utils
+from nncore import metrics as metrics_module
 from nncore._validation import describe, float_array, real_number
-from nncore.callbacks import Callback, History, batch_hooks
-from nncore.layers import Input, Layer, _count, _feature_count, unique_name
+from nncore.callbacks import Callback, History, TerminateOnNaN, batch_hooks
+from nncore.layers import LAYER_CLASSES, Input, Layer, _count, _feature_count, unique_name
 from nncore.progress import ProgressLine
 
-__all__ = ["Sequential", "load_model", "LOSSES", "METRICS"]
+__all__ = [
+    "Sequential",
+    "load_model",
+    "model_from_json",
+    "clone_model",
+    "LOSSES",
+    "METRICS",
+]
 
 # Loss names users may write (Keras spellings) -> the C loss.
 LOSSES = {
@@ -89,9 +99,26 @@ _FIT_HOOKS = (
 _SHUFFLE_STREAM = 0x5348_5546
 
 
-def load_model(path) -> Sequential:
-    """Loads a model written by Sequential.save (see docs/file-format.md)."""
-    return io.load_model(path)
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True) -> Sequential:
+    """Loads a model written by Sequential.save: nncore's own file (see
+    docs/file-format.md), or a Keras 3 .keras file (keras_files.load_keras).
+    compile=False gives the model uncompiled. Nothing a file holds is ever
+    run as code, so safe_mode changes nothing; custom_objects must be None
+    (nncore's layers, losses and metrics are all built in)."""
+    if custom_objects:
+        raise ValueError("custom_objects must be None: nncore models have no custom objects")
+    if hasattr(filepath, "read"):
+        model = io.load_model(filepath)
+    else:
+        with open(os.fspath(filepath), "rb") as f:
+            is_zip = f.read(len(_ZIP_MAGIC)) == _ZIP_MAGIC
+        model = keras_files.load_keras(filepath) if is_zip else io.load_model(filepath)
+    if not compile:
+        model._uncompile()
+    return model
 
 
 def _verbosity(verbose) -> int:
@@ -140,7 +167,7 @@ class Sequential:
         if dtype not in _DTYPES:
             raise ValueError(f"dtype must be 'float32' or 'float64'; got {describe(dtype)}")
         if seed is None:
-            seed = int(np.random.SeedSequence().entropy % 2**63)
+            seed = utils.model_seed()
         elif isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
             raise TypeError(f"seed must be None or an integer; got {describe(seed)}")
         elif not 0 <= seed < 2**63:
@@ -158,11 +185,15 @@ class Sequential:
         self._slices = {}  # layer -> [(offset, shape), ...]
         self._descriptions = None  # the layer dicts of nncore._core.Network
         self._net = None  # the C network, made from them when first needed
+        self._logits_net = None  # (training network, predict network) for from_logits
         # Set by compile:
         self.optimizer = None
-        self.loss = None
+        self.loss = None  # as the user gave it: a name or an nncore.losses object
+        self._loss_spec = None  # an nncore.losses object
         self._c_loss = None
-        self._metric_names = []  # as the user wrote them
+        self._metric_specs = []  # [(name in the logs, C metric or "accuracy")]
+        self._metric_names = []  # the names in the logs
+        self._compiled_metrics = []  # as compile was given them
         self._opt_state = None
         self._rollback = None  # fit's copies of params and optimizer state, reused
         self.stop_training = False
@@ -330,24 +361,47 @@ class Sequential:
         output layer).
         """
         if self._net is None:
-            net = _core.Network(self._descriptions, self._c_loss or "mse", self.dtype)
-            layout = [
-                (offset, tuple(shape))
-                for layer in self._layers
-                for offset, shape in self._slices.get(layer, [])
-            ]
-            c_layout = []
-            for weight_offset, kernel_shape, bias_offset in net.dense_slices():
-                c_layout.append((weight_offset, tuple(kernel_shape)))
-                if bias_offset is not None:
-                    c_layout.append((bias_offset, (kernel_shape[1],)))
-            if net.n_params != self._params.size or c_layout != layout:
-                raise RuntimeError(
-                    f"internal error: the C network lays out {net.n_params} parameters as "
-                    f"{c_layout}; models.py expected {self._params.size} as {layout}"
+            descriptions = self._descriptions
+            if self._outputs_logits():
+                descriptions = _with_output_activation(
+                    descriptions, self._loss_spec.logits_activation
                 )
-            self._net = net
+            self._net = self._make_network(descriptions, self._c_loss or "mse")
         return self._net
+
+    def _outputs_logits(self) -> bool:
+        """Whether the loss takes the logits the model outputs (from_logits=True)."""
+        return self._loss_spec is not None and self._loss_spec.from_logits
+
+    def _predict_network(self):
+        """The C network predict runs: the training one, but for a from_logits
+        loss, whose training network adds the output activation the loss applies."""
+        net = self._network()
+        if not self._outputs_logits():
+            return net
+        if self._logits_net is None or self._logits_net[0] is not net:
+            self._logits_net = (net, self._make_network(self._descriptions, "mse"))
+        return self._logits_net[1]
+
+    def _make_network(self, descriptions, loss):
+        """A C network for these layer descriptions, its layout checked against ours."""
+        net = _core.Network(descriptions, loss, self.dtype)
+        layout = [
+            (offset, tuple(shape))
+            for layer in self._layers
+            for offset, shape in self._slices.get(layer, [])
+        ]
+        c_layout = []
+        for weight_offset, kernel_shape, bias_offset in net.dense_slices():
+            c_layout.append((weight_offset, tuple(kernel_shape)))
+            if bias_offset is not None:
+                c_layout.append((bias_offset, (kernel_shape[1],)))
+        if net.n_params != self._params.size or c_layout != layout:
+            raise RuntimeError(
+                f"internal error: the C network lays out {net.n_params} parameters as "
+                f"{c_layout}; models.py expected {self._params.size} as {layout}"
+            )
+        return net
 
     def _reset_optimizer_state(self):
         slots = self.optimizer.state_slots
@@ -515,59 +569,98 @@ class Sequential:
             self._params[...] = snapshot
 
     # -------------------------------------------------------------- compile
-    def compile(self, loss=None, optimizer="adam", metrics=None) -> None:
-        """loss: a name (e.g. "mse", "binary_crossentropy"); optimizer: a name or an
-        Optimizer; metrics: names among "accuracy" (binary, categorical or sparse as
-        the loss implies), "mse", "mae" and their long and explicit forms.
+    def compile(
+        self,
+        optimizer="rmsprop",
+        loss=None,
+        loss_weights=None,
+        metrics=None,
+        weighted_metrics=None,
+        run_eagerly=False,
+        steps_per_execution=1,
+        jit_compile="auto",
+        auto_scale_loss=True,
+    ) -> None:
+        """Keras 3's compile: compile(optimizer, loss, metrics=...).
 
-        Note the argument order: compile(loss, optimizer) (keywords are clearest).
+        optimizer: a name ("rmsprop", Keras's default, "adam", "sgd", "adamw")
+        or an Optimizer. loss: a name (e.g. "mse", "binary_crossentropy") or
+        an nncore.losses object; None compiles a model for predict only.
+        metrics: names among "accuracy" (binary, categorical or sparse as the
+        loss implies), "mse", "mae" and their long and explicit forms, or
+        nncore.metrics objects. The loop runs in C, so a Python function as a
+        loss or metric is refused; so are the settings it has no use for
+        (loss_weights and weighted_metrics of a one-output model, run_eagerly,
+        steps_per_execution other than 1). jit_compile and auto_scale_loss
+        change nothing: the loop is always compiled C, in the model's dtype.
         """
-        if loss is None:
-            raise ValueError("compile() needs a loss, e.g. loss='mse'")
-        if not isinstance(loss, str) or loss not in LOSSES:
-            names = ", ".join(repr(n) for n in LOSSES)
-            hint = ""
-            if isinstance(loss, (str, optimizers.Optimizer)) and (
-                isinstance(loss, optimizers.Optimizer) or loss.lower() in optimizers._BY_NAME
-            ):
-                hint = " (looks like an optimizer: the order is compile(loss, optimizer))"
-            raise ValueError(f"loss must be one of {names}; got {describe(loss)}{hint}")
-        optimizer = optimizers.get(optimizer)
-        if metrics is None:
-            metrics = []
-        elif isinstance(metrics, str):
-            metrics = [metrics]
-        if not isinstance(metrics, (list, tuple)):
-            raise TypeError(f"metrics must be a list of names; got {describe(metrics)}")
-        for metric in metrics:
-            if not isinstance(metric, str) or metric not in METRICS:
-                names = ", ".join(repr(n) for n in METRICS)
-                raise ValueError(f"metrics must be among {names}; got {describe(metric)}")
-        if len(set(metrics)) != len(metrics):
-            raise ValueError(f"metrics has duplicates: {list(metrics)}")
+        optimizer = _optimizer(optimizer)
+        loss_spec = _loss_spec(loss)
+        metric_specs = _metric_specs(metrics)
+        _refuse_unused_compile_settings(
+            loss_weights, weighted_metrics, run_eagerly, steps_per_execution
+        )
+        if loss_spec is not None:
+            _check_logits_metrics(loss_spec, metric_specs)
         self._guard.begin_write("compile")
         try:
             same_optimizer = optimizer is self.optimizer and self._opt_state is not None
             self.loss = loss
-            self._c_loss = LOSSES[loss]
+            self._loss_spec = loss_spec
+            self._c_loss = None if loss_spec is None else loss_spec.c_name
             self._net = None  # the C network carries the loss: made again when needed
-            self._metric_names = list(metrics)
+            self._metric_specs = metric_specs
+            self._metric_names = [name for name, _ in metric_specs]
+            self._compiled_metrics = (
+                list(metrics or [])
+                if not isinstance(metrics, (str, metrics_module.Metric))
+                else [metrics]
+            )
             self.optimizer = optimizer
             if self.built and not same_optimizer:
                 self._reset_optimizer_state()
         finally:
             self._guard.end_write()
 
+    def get_compile_config(self):
+        """compile's arguments as JSON data (None before compile), as Keras has it."""
+        if self.optimizer is None:
+            return None
+        return {
+            "optimizer": optimizers.serialize(self.optimizer),
+            "loss": _serialize(self.loss),
+            "metrics": [_serialize(metric) for metric in self._compiled_metrics],
+        }
+
+    def compile_from_config(self, config) -> None:
+        """compile() with the arguments get_compile_config gave."""
+        if not isinstance(config, dict):
+            raise ValueError(f"the compile config must be a dict; got {describe(config)}")
+        metric_list = config.get("metrics") or []
+        if not isinstance(metric_list, list):
+            raise ValueError(f"compile 'metrics' must be a list; got {describe(metric_list)}")
+        self.compile(
+            optimizer=optimizers.deserialize(config.get("optimizer")),
+            loss=_deserialize(config.get("loss"), losses, losses.Loss),
+            metrics=[_deserialize(m, metrics_module, metrics_module.Metric) for m in metric_list],
+        )
+
     def _require_compiled(self, what: str):
         if self.optimizer is None:
-            raise RuntimeError(f"call compile(loss=..., optimizer=...) before {what}()")
+            raise RuntimeError(f"call compile(optimizer, loss) before {what}()")
+        if self._loss_spec is None:
+            raise RuntimeError(
+                f"{what}() needs a loss: the model was compiled without one "
+                "(compile(optimizer, loss))"
+            )
 
     def _c_metrics(self, metric_names=None) -> dict:
         """user metric name -> C metric name."""
         n_out = self._output_width()
         resolved = {}
+        specs = dict(self._metric_specs)
         for name in self._metric_names if metric_names is None else metric_names:
-            metric = METRICS[name]
+            metric = specs[name]
             if metric == "accuracy":
                 if self._c_loss == "binary_crossentropy":
                     metric = "binary_accuracy"
@@ -648,6 +741,8 @@ class Sequential:
                 f"got shape {t.shape}{hint}"
             )
         _check_finite(t, name)
+        if self._loss_spec is not None:
+            t = self._loss_spec.smoothed(t)
         return np.ascontiguousarray(t, dtype=self.dtype)
 
     def _sample_weights(self, sample_weight, name: str, n: int):
@@ -663,7 +758,7 @@ class Sequential:
             raise ValueError(f"{name} must be >= 0; got a minimum of {w.min()}")
         return np.ascontiguousarray(w, dtype=self.dtype)
 
-    def _data(self, X, y, sample_weight, names=("X", "y", "sample_weight")):
+    def _data(self, X, y, sample_weight, names=("x", "y", "sample_weight")):
         """(x, y, sample_weight) checked and converted; nothing is changed."""
         x = self._features(X, names[0])
         if self._input_dim is None:
@@ -745,9 +840,8 @@ class Sequential:
 
     def fit(
         self,
-        X,
-        y,
-        *,
+        x=None,
+        y=None,
         batch_size=None,
         epochs=1,
         verbose="auto",
@@ -755,17 +849,28 @@ class Sequential:
         validation_split=0.0,
         validation_data=None,
         shuffle=True,
+        class_weight=None,
         sample_weight=None,
         initial_epoch=0,
+        steps_per_epoch=None,
+        validation_steps=None,
+        validation_batch_size=None,
+        validation_freq=1,
     ) -> History:
-        """Trains for `epochs` epochs; each epoch is one call into C.
+        """Trains for `epochs` epochs; each epoch is one call into C. Keras 3's
+        arguments, in its order: fit(x, y, 32, 10) works as in Keras.
 
         batch_size (default 32; the last partial batch is included),
-        validation_split (the LAST fraction of X, y, taken before shuffling, as
-        in Keras) or validation_data=(X_val, y_val[, sample_weight_val]),
-        shuffle (a permutation per epoch from the model seed), sample_weight
-        (one non-negative weight per sample), callbacks, verbose ("auto"/1: a
-        live progress line; 2: one line per epoch; 0: silent).
+        validation_split (the LAST fraction of x, y, taken before shuffling, as
+        in Keras) or validation_data=(x_val, y_val[, sample_weight_val]),
+        shuffle (a permutation per epoch from the model seed), class_weight
+        ({class index: weight}, each sample weighted by its class's, 1 for
+        classes not given) or sample_weight (one non-negative weight per
+        sample), callbacks, verbose ("auto"/1: a live progress line; 2: one
+        line per epoch; 0: silent), validation_batch_size, validation_freq
+        (validate every n-th epoch, or at the epochs of a list, counted from
+        1). steps_per_epoch and validation_steps are for generators in Keras:
+        nncore takes arrays, so they must stay None.
 
         Returns a History: history.history["loss"], ["val_loss"], metrics.
         Raises FloatingPointError if the loss stops being finite (the model
@@ -774,10 +879,19 @@ class Sequential:
         completed step, ready to be fitted again). Another thread that calls
         predict, evaluate or fit on this model meanwhile gets a RuntimeError.
         """
+        for value, name in (
+            (steps_per_epoch, "steps_per_epoch"),
+            (validation_steps, "validation_steps"),
+        ):
+            if value is not None:
+                raise ValueError(
+                    f"{name} must be None: nncore takes x and y as arrays and runs every "
+                    "batch of them (slice the arrays to train on fewer)"
+                )
         self._guard.begin_write("fit")
         try:
             return self._fit(
-                X,
+                x,
                 y,
                 batch_size=batch_size,
                 epochs=epochs,
@@ -786,15 +900,18 @@ class Sequential:
                 validation_split=validation_split,
                 validation_data=validation_data,
                 shuffle=shuffle,
+                class_weight=class_weight,
                 sample_weight=sample_weight,
                 initial_epoch=initial_epoch,
+                validation_batch_size=validation_batch_size,
+                validation_freq=validation_freq,
             )
         finally:
             self._guard.end_write()
 
     def _fit(
         self,
-        X,
+        x,
         y,
         *,
         batch_size,
@@ -804,19 +921,28 @@ class Sequential:
         validation_split,
         validation_data,
         shuffle,
+        class_weight,
         sample_weight,
         initial_epoch,
+        validation_batch_size,
+        validation_freq,
     ) -> History:
         self._require_compiled("fit")
         # --- check everything before changing anything ---
         epochs = _count(epochs, "epochs", minimum=0)
         initial_epoch = _count(initial_epoch, "initial_epoch", minimum=0)
         batch_size = 32 if batch_size is None else _count(batch_size, "batch_size")
+        if validation_batch_size is not None:
+            validation_batch_size = _count(validation_batch_size, "validation_batch_size")
+        validates = _validation_epochs(validation_freq)
         verbose = _verbosity(verbose)
         validation_split = real_number(validation_split, "validation_split")
         if not 0.0 <= validation_split < 1.0:
             raise ValueError(f"validation_split must be in [0, 1); got {validation_split}")
+        X = x
         x, t, w = self._data(X, y, sample_weight)
+        if class_weight is not None and sample_weight is not None:
+            raise ValueError("give class_weight or sample_weight, not both (as in Keras)")
         validation = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
@@ -844,6 +970,9 @@ class Sequential:
                 )
             validation = (x[split_at:], t[split_at:], None if w is None else w[split_at:])
             x, t, w = x[:split_at], t[:split_at], None if w is None else w[:split_at]
+        if class_weight is not None:
+            # the training samples only, as Keras weighs them
+            w = _class_weights(class_weight, t, self.dtype)
         callbacks = _callback_list(callbacks)
         for callback in callbacks:
             if not isinstance(callback, Callback) and not any(
@@ -860,7 +989,9 @@ class Sequential:
         n_batches = -(-x.shape[0] // batch_size)
         history = History()
         self.history = history
-        all_callbacks = [history, *callbacks]
+        # History last, as in Keras: it records what the others add to the logs
+        # (the learning rate of ReduceLROnPlateau and LearningRateScheduler).
+        all_callbacks = [*callbacks, history]
         params = {"verbose": verbose, "epochs": epochs, "steps": n_batches}
         for callback in all_callbacks:
             if hasattr(callback, "set_params"):
@@ -908,6 +1039,8 @@ class Sequential:
                     # the start of the epoch, the last state known to be finite.
                     self._params[...], self._opt_state[...] = before[0], before[1]
                     self.optimizer.iterations = before[2]
+                if _terminated_on_nan(self, callbacks, exc):
+                    break
                 raise FloatingPointError(
                     f"fit stopped in epoch {epoch + 1}: the loss is no longer finite ({exc}). "
                     "The model keeps the weights of its last finite step; a smaller "
@@ -921,8 +1054,10 @@ class Sequential:
             logs = {"loss": float(result["loss"])}
             for name, c_name in c_metrics.items():
                 logs[name] = float(result["metrics"][c_name])
-            if validation is not None:
-                val_logs = self._scores(*validation, c_metrics, batch_size, all_callbacks)
+            if validation is not None and validates(epoch + 1):
+                val_logs = self._scores(
+                    *validation, c_metrics, validation_batch_size or batch_size, all_callbacks
+                )
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             if line is not None:
                 line.finish(result["batches"], logs)
@@ -932,12 +1067,19 @@ class Sequential:
         _call(all_callbacks, "on_train_end", logs)
         return history
 
-    def train_on_batch(self, X, y, sample_weight=None) -> float:
-        """One optimizer step on (X, y) as one batch; returns that batch's loss
-        (computed before the step, as in fit). Stepping through the data batch by
-        batch gives the same weights as fit(shuffle=False) with that batch_size."""
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One optimizer step on (x, y) as one batch; returns that batch's loss
+        (computed before the step, as in fit), or [loss, *metrics], or a dict
+        with return_dict=True, as Keras does. Stepping through the data batch
+        by batch gives the same weights as fit(shuffle=False) with that
+        batch_size."""
         self._require_compiled("train_on_batch")
-        x, t, w = self._data(X, y, sample_weight)
+        if class_weight is not None and sample_weight is not None:
+            raise ValueError("give class_weight or sample_weight, not both (as in Keras)")
+        x, t, w = self._data(x, y, sample_weight)
+        if class_weight is not None:
+            w = _class_weights(class_weight, t, self.dtype)
+        c_metrics = self._c_metrics()
         self._guard.begin_write("train_on_batch")
         try:
             self._ensure_built(x.shape[1])
@@ -947,28 +1089,54 @@ class Sequential:
                 w,
                 batch_size=x.shape[0],
                 shuffle=False,
-                c_metrics=[],
+                c_metrics=list(dict.fromkeys(c_metrics.values())),
                 progress=None,
                 interval=_INTERRUPT_CHECK_SECONDS,
             )
         finally:
             self._guard.end_write()
-        return float(result["loss"])
+        scores = {"loss": float(result["loss"])}
+        scores.update({name: float(result["metrics"][c]) for name, c in c_metrics.items()})
+        return self._scores_result(scores, return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """evaluate() on (x, y) as one batch: the loss, or [loss, *metrics], or a dict."""
+        return self.evaluate(
+            x, y, batch_size=_batch_of(x), verbose=0, sample_weight=sample_weight,
+            return_dict=return_dict,
+        )  # fmt: skip
+
+    def predict_on_batch(self, x) -> np.ndarray:
+        """predict() on x as one batch."""
+        return self.predict(x, batch_size=_batch_of(x), verbose=0)
+
+    def _scores_result(self, scores: dict, return_dict: bool):
+        """What evaluate and *_on_batch return, as Keras does."""
+        if return_dict:
+            return scores
+        if not self._metric_names:
+            return scores["loss"]
+        return list(scores.values())
 
     # ----------------------------------------------------------- inference
-    def predict(self, X, *, batch_size=None, verbose=0, callbacks=None) -> np.ndarray:
-        """The network's outputs (probabilities for sigmoid/softmax outputs), shape
-        (n, units of the last layer), in the model dtype. Dropout is off.
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """The network's outputs (probabilities for sigmoid/softmax outputs; the
+        logits when compiled with a from_logits loss), shape (n, units of the
+        last layer), in the model dtype. Dropout is off. The prediction is one
+        C call: there is no progress to show, whatever verbose says. steps is
+        for generators in Keras and must stay None.
 
         callbacks: their on_predict_begin/end and on_predict_batch_begin/end
         (logs {"outputs": the batch's outputs}) are called as Keras does; the
         batches then run one C call each. Safe to call from several threads at
         once."""
-        net = self._net
+        X = x
+        net = None if self._outputs_logits() else self._net
         if (
             net is not None
             and batch_size is None
-            and verbose == 0
+            and (verbose == "auto" or verbose == 0)
+            and steps is None
             and callbacks is None
             and type(X) is np.ndarray
         ):
@@ -979,16 +1147,18 @@ class Sequential:
                 return net.predict(self._params, X, None, True, self._guard)
             except ValueError:
                 pass
+        if steps is not None:
+            raise ValueError("steps must be None: nncore predicts every sample of x")
         if batch_size is not None:
             batch_size = _count(batch_size, "batch_size")
         _verbosity(verbose)
         callbacks = _callback_list(callbacks)
-        x = self._features(X, "X", allow_empty=True)
+        x = self._features(X, "x", allow_empty=True)
         with self._guard.read("predict"):
             self._ensure_built(x.shape[1])
             if x.shape[0] == 0:
                 return np.empty((0, self._output_width()), dtype=self.dtype)
-            net = self._network()
+            net = self._predict_network()
             begin, end = batch_hooks(callbacks, "predict")
             if begin is None and end is None:
                 _call(callbacks, "on_predict_begin", {})
@@ -1007,8 +1177,15 @@ class Sequential:
             _call(callbacks, "on_predict_end", {})
             return np.concatenate(parts)
 
-    def __call__(self, X):
-        return self.predict(X)
+    def __call__(self, x, training=False):
+        """model(x): the outputs, as predict(x) gives them. training=True (dropout
+        on) is refused: nncore applies dropout inside its C training loop only."""
+        if training:
+            raise ValueError(
+                "model(x, training=True) is not supported: dropout runs inside fit's C "
+                "training loop only; model(x) and predict(x) run the network as in inference"
+            )
+        return self.predict(x, verbose=0)
 
     def _scores(self, x, t, w, c_metrics, batch_size, callbacks=()) -> dict:
         """Loss and metrics in one C evaluation pass (forward only), calling the
@@ -1026,35 +1203,35 @@ class Sequential:
 
     def evaluate(
         self,
-        X,
-        y,
-        *,
-        sample_weight=None,
+        x=None,
+        y=None,
         batch_size=None,
-        verbose=0,
-        return_dict=False,
+        verbose="auto",
+        sample_weight=None,
+        steps=None,
         callbacks=None,
+        return_dict=False,
     ):
         """The loss (with the l2 penalties, weighted by sample_weight) and the compiled
         metrics (unweighted, as Keras's `metrics`) on (X, y), dropout off, in one C
         pass with no backward pass. Returns the loss alone when no metrics were
         compiled, else [loss, *metrics] (or a dict with return_dict=True).
-        callbacks: their on_test_* hooks are called as Keras does."""
+        callbacks: their on_test_* hooks are called as Keras does. verbose
+        ("auto" or 1) prints the scores. steps is for generators in Keras and
+        must stay None."""
         self._require_compiled("evaluate")
+        if steps is not None:
+            raise ValueError("steps must be None: nncore evaluates every sample of x")
         if batch_size is not None:
             batch_size = _count(batch_size, "batch_size")
         verbose = _verbosity(verbose)
         callbacks = _callback_list(callbacks)
-        x, t, w = self._data(X, y, sample_weight)
+        x, t, w = self._data(x, y, sample_weight)
         self._ensure_built(x.shape[1])
         scores = self._scores(x, t, w, self._c_metrics(), batch_size, callbacks)
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in scores.items()), file=sys.stdout)
-        if return_dict:
-            return scores
-        if not self._metric_names:
-            return scores["loss"]
-        return list(scores.values())
+        return self._scores_result(scores, return_dict)
 
     # ------------------------------------------------------- presentation
     def summary(self, line_length=None, print_fn=None) -> None:
@@ -1114,11 +1291,99 @@ class Sequential:
         return f"<Sequential name={self.name!r} layers={len(self._layers)} dtype={dtype}>"
 
     # ------------------------------------------------------------- storage
-    def save(self, path) -> None:
-        """Writes the model (architecture, weights, optimizer state, nncore version)
-        to ONE binary file, never pickle (format: docs/file-format.md)."""
+    def save(self, filepath, overwrite=True, zipped=None) -> None:
+        """Writes the model to ONE file, never pickle: a Keras 3 file when the
+        name ends in .keras (Keras loads it; needs h5py; the optimizer's
+        moments are not in it), else nncore's own file (architecture, weights,
+        optimizer state, nncore version; format: docs/file-format.md), e.g.
+        "model.nnc", or to a binary file object. Keras 2's .h5 files are
+        refused, not written under another format. overwrite=False refuses
+        to replace an existing file."""
+        keras_file = False
+        if not hasattr(filepath, "write"):
+            name = os.fspath(filepath)
+            if name.endswith((".h5", ".hdf5")):
+                raise ValueError(
+                    f"nncore does not write Keras 2's HDF5 model files ({name!r}): save to a "
+                    ".keras name (Keras 3's format, which Keras loads) or to .nnc (nncore's "
+                    "own); weights alone go to a .weights.h5 name with save_weights"
+                )
+            keras_file = name.endswith(".keras")
+            if not overwrite and os.path.exists(name):
+                raise FileExistsError(f"{name!r} exists and overwrite=False")
+        if zipped not in (None, True) or (zipped and not keras_file):
+            raise ValueError("zipped must be None (or True for a .keras file)")
         with self._guard.read("save"):
-            io.save_model(self, path)
+            if keras_file:
+                keras_files.save_keras(self, filepath)
+            else:
+                io.save_model(self, filepath)
+
+    def save_weights(self, filepath, overwrite=True, max_shard_size=None) -> None:
+        """Writes the weights alone to a Keras .weights.h5 file (needs h5py)."""
+        if max_shard_size is not None:
+            raise ValueError("max_shard_size must be None: nncore writes one weights file")
+        if not overwrite and os.path.exists(os.fspath(filepath)):
+            raise FileExistsError(f"{os.fspath(filepath)!r} exists and overwrite=False")
+        with self._guard.read("save_weights"):
+            keras_files.save_weights(self, filepath)
+
+    def load_weights(self, filepath, skip_mismatch=False) -> None:
+        """Reads weights from a .weights.h5 file (save_weights') or a .keras
+        file into this model, whose layers must match; all or nothing."""
+        if skip_mismatch:
+            raise ValueError("skip_mismatch must be False: the weights load all or nothing")
+        keras_files.load_weights(self, filepath)
+
+    def to_json(self, **kwargs) -> str:
+        """The architecture as Keras's JSON (model_from_json reads it, and Keras
+        too); keyword arguments go to json.dumps."""
+        return json.dumps(keras_files.keras_model_config(self), **kwargs)
+
+    @classmethod
+    def from_config(cls, config) -> Sequential:
+        """A new model (fresh weights) from get_config()'s dict."""
+        if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+            raise ValueError(f"config must be a dict with a list of layers; got {describe(config)}")
+        model = cls(dtype=config.get("dtype", "float32"), seed=config.get("seed"),
+                    name=config.get("name"))  # fmt: skip
+        if config.get("input_dim") is not None:
+            model.add(Input((config["input_dim"],)))
+        for spec in config["layers"]:
+            if not isinstance(spec, dict) or spec.get("class_name") not in LAYER_CLASSES:
+                raise ValueError(f"unknown layer description {describe(spec)}")
+            model.add(LAYER_CLASSES[spec["class_name"]].from_config(spec.get("config") or {}))
+        return model
+
+    def pop(self, rebuild=True) -> Layer:
+        """Removes the last layer and returns it; the other layers keep their
+        weights (the optimizer state starts again, as after compile)."""
+        if not self._layers:
+            raise TypeError("there are no layers in the model")
+        if not rebuild:
+            raise ValueError("rebuild must be True: nncore lays out the weights anew at once")
+        self._guard.begin_write("pop")
+        try:
+            remaining = self._layers[:-1]
+            if self.built and remaining:
+                self._build(self._input_dim, layers=remaining)
+            elif self.built:
+                self._descriptions, self._net, self._params, self._grads = None, None, None, None
+                self._slices, self._opt_state = {}, None
+            layer = self._layers.pop()
+            layer._model = None
+            self._slices.pop(layer, None)
+            self._net = None
+        finally:
+            self._guard.end_write()
+        return layer
+
+    def _uncompile(self) -> None:
+        """Back to the state before compile (load_model(compile=False))."""
+        self.optimizer = self.loss = self._loss_spec = self._c_loss = None
+        self._metric_specs, self._metric_names, self._compiled_metrics = [], [], []
+        self._opt_state = None
+        self._net = None
 
     def get_config(self) -> dict:
         return {
@@ -1141,6 +1406,245 @@ class Sequential:
         self.__dict__.update(model.__dict__)
         for layer in self._layers:
             layer._model = self
+
+
+def model_from_json(json_string, custom_objects=None) -> Sequential:
+    """A new, uncompiled model (fresh weights) from to_json's JSON, or from
+    the JSON of a Keras Sequential model of layers nncore runs."""
+    if custom_objects:
+        raise ValueError("custom_objects must be None: nncore models have no custom objects")
+    try:
+        config = json.loads(json_string)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"json_string is not JSON ({exc})") from None
+    return keras_files.model_from_keras_config(config)
+
+
+def clone_model(model, input_tensors=None, clone_function=None, call_function=None,
+                recursive=False, **kwargs) -> Sequential:  # fmt: skip
+    """A new model with the same layers (same names and settings) and fresh
+    weights, uncompiled, as keras.models.clone_model makes. Its seed is drawn
+    anew (see utils.set_random_seed). The other arguments are for functional
+    Keras models and must keep their defaults."""
+    if not isinstance(model, Sequential):
+        raise TypeError(f"model must be a Sequential; got {describe(model)}")
+    given = {"input_tensors": input_tensors, "clone_function": clone_function,
+             "call_function": call_function, **kwargs}  # fmt: skip
+    for key, value in given.items():
+        if value is not None:
+            raise ValueError(f"{key} is not supported: nncore clones Sequential models as they are")
+    if recursive:
+        raise ValueError("recursive=True is not supported: nncore models hold no nested models")
+    config = model.get_config()
+    config["seed"] = None
+    config["name"] = None
+    return Sequential.from_config(config)
+
+
+def _serialize(value):
+    """A loss or metric as compile took it: its name, or its class and config."""
+    if value is None or isinstance(value, str):
+        return value
+    return {"class_name": type(value).__name__, "config": value.get_config()}
+
+
+def _deserialize(spec, module, base):
+    if spec is None or isinstance(spec, str):
+        return spec
+    if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict):
+        raise ValueError(f"unknown loss or metric description {describe(spec)}")
+    cls = (
+        getattr(module, str(spec.get("class_name")), None)
+        if spec.get("class_name") in module.__all__
+        else None
+    )
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        raise ValueError(f"unknown loss or metric class {spec.get('class_name')!r}")
+    return cls(**spec["config"])
+
+
+# The C loss of each loss name -> the nncore.losses object compile makes for it.
+_LOSS_OBJECTS = {
+    "mse": losses.MeanSquaredError,
+    "mae": losses.MeanAbsoluteError,
+    "huber": losses.Huber,
+    "poisson": losses.Poisson,
+    "binary_crossentropy": losses.BinaryCrossentropy,
+    "categorical_crossentropy": losses.CategoricalCrossentropy,
+    _SPARSE: losses.SparseCategoricalCrossentropy,
+}
+_ORDER_HINT = "the order is compile(optimizer, loss), as in Keras"
+
+
+def _optimizer(optimizer) -> optimizers.Optimizer:
+    try:
+        return optimizers.get(optimizer)
+    except ValueError as exc:
+        if isinstance(optimizer, (str, losses.Loss)) and (
+            isinstance(optimizer, losses.Loss) or optimizer in LOSSES
+        ):
+            raise ValueError(f"{exc} (looks like a loss: {_ORDER_HINT})") from None
+        raise
+
+
+def _loss_spec(loss):
+    """The nncore.losses object for compile's loss (None for none)."""
+    if loss is None or isinstance(loss, losses.Loss):
+        return loss
+    if isinstance(loss, str) and loss in LOSSES:
+        return _LOSS_OBJECTS[LOSSES[loss]]()
+    names = ", ".join(repr(n) for n in LOSSES)
+    hint = ""
+    if isinstance(loss, optimizers.Optimizer) or (
+        isinstance(loss, str) and loss.lower() in optimizers._BY_NAME
+    ):
+        hint = f" (looks like an optimizer: {_ORDER_HINT})"
+    elif callable(loss):
+        hint = (
+            " (nncore computes the loss inside its C training loop, so a Python function "
+            "cannot be the loss: use a name or an nncore.losses object)"
+        )
+    raise ValueError(f"loss must be one of {names} or an nncore.losses object; got "
+                     f"{describe(loss)}{hint}")  # fmt: skip
+
+
+def _metric_specs(metric_list) -> list:
+    """[(name in the logs, C metric or "accuracy")] for compile's metrics."""
+    if metric_list is None:
+        return []
+    if isinstance(metric_list, (str, metrics_module.Metric)):
+        metric_list = [metric_list]
+    if not isinstance(metric_list, (list, tuple)):
+        raise TypeError(f"metrics must be a list of names; got {describe(metric_list)}")
+    specs = []
+    for metric in metric_list:
+        if isinstance(metric, metrics_module.Metric):
+            specs.append((metric.name, metric.c_name))
+        elif isinstance(metric, str) and metric in METRICS:
+            specs.append((metric, METRICS[metric]))
+        else:
+            names = ", ".join(repr(n) for n in METRICS)
+            hint = (
+                " (the metrics are computed inside the C training loop, so a Python "
+                "function cannot be one)"
+                if callable(metric)
+                else ""
+            )
+            raise ValueError(
+                f"metrics must be among {names} or nncore.metrics objects; got "
+                f"{describe(metric)}{hint}"
+            )
+    names = [name for name, _ in specs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"metrics has duplicates: {names}")
+    return specs
+
+
+def _refuse_unused_compile_settings(loss_weights, weighted_metrics, run_eagerly, steps):
+    if loss_weights is not None:
+        raise ValueError(
+            "loss_weights must be None: a Sequential model has one output and one loss "
+            "(scale the loss with sample_weight in fit if needed)"
+        )
+    if weighted_metrics:
+        raise ValueError(
+            "weighted_metrics is not supported: nncore's metrics are unweighted, as Keras's "
+            "`metrics` (the loss is weighted by sample_weight)"
+        )
+    if run_eagerly:
+        raise ValueError("run_eagerly=True is not possible: nncore's training loop is C")
+    if steps != 1:
+        raise ValueError(
+            f"steps_per_execution must be 1; got {describe(steps)} (each epoch already runs "
+            "in one C call)"
+        )
+
+
+def _check_logits_metrics(loss_spec, metric_specs):
+    """Refuses the metrics that would not mean what they mean in Keras with a
+    from_logits or label_smoothing loss (the C loop computes metrics on the
+    probabilities and the targets the loss sees)."""
+    if not (loss_spec.from_logits or loss_spec.label_smoothing):
+        return
+    setting = "from_logits=True" if loss_spec.from_logits else "label_smoothing"
+    for name, metric in metric_specs:
+        if metric == "accuracy" and loss_spec.c_name != "binary_crossentropy":
+            continue
+        if metric in ("categorical_accuracy", "sparse_categorical_accuracy"):
+            continue
+        raise ValueError(
+            f"metric {name!r} with a {setting} loss is not supported: the C loop would "
+            "compute it on the probabilities and targets the loss sees, Keras on the raw "
+            "outputs and targets. Use a sigmoid/softmax last layer and a loss without "
+            f"{setting}, or compute {name!r} after fit from model.predict(x)"
+        )
+
+
+def _with_output_activation(descriptions, activation) -> list:
+    """The layer descriptions with `activation` on the (linear) last layer."""
+    last = descriptions[-1]
+    if last.get("activation") != "linear":
+        raise ValueError(
+            "a from_logits=True loss takes the logits of a linear last layer; the last "
+            f"layer's activation is {last.get('activation', last['kind'])!r} (use "
+            "from_logits=False with a sigmoid/softmax last layer: nncore then computes "
+            "the cross-entropy from its logits)"
+        )
+    return [*descriptions[:-1], {**last, "activation": activation}]
+
+
+def _validation_epochs(validation_freq):
+    """A function telling whether fit validates after epoch n (counted from 1)."""
+    if isinstance(validation_freq, numbers.Integral) and not isinstance(validation_freq, bool):
+        frequency = _count(validation_freq, "validation_freq")
+        return lambda epoch: epoch % frequency == 0
+    if isinstance(validation_freq, (list, tuple, set, range)) and all(
+        isinstance(e, numbers.Integral) and not isinstance(e, bool) for e in validation_freq
+    ):
+        epochs = set(validation_freq)
+        return lambda epoch: epoch in epochs
+    raise ValueError(
+        f"validation_freq must be an integer or a list of epochs; got {describe(validation_freq)}"
+    )
+
+
+def _class_weights(class_weight, t: np.ndarray, dtype) -> np.ndarray:
+    """One weight per sample: that of its class (argmax of a one-hot row, the
+    rounded value of a single column), 1 for classes class_weight leaves out."""
+    if not isinstance(class_weight, dict):
+        raise TypeError(
+            f"class_weight must be a dict {{class index: weight}}; got {describe(class_weight)}"
+        )
+    table = {}
+    for key, value in class_weight.items():
+        if isinstance(key, bool) or not isinstance(key, numbers.Integral) or key < 0:
+            raise ValueError(f"class_weight keys must be class indices >= 0; got {key!r}")
+        value = real_number(value, f"class_weight[{key}]")
+        if value < 0:
+            raise ValueError(f"class_weight[{key}] must be >= 0; got {value}")
+        table[int(key)] = value
+    if t.ndim == 2 and t.shape[1] > 1:
+        classes = t.argmax(axis=1)
+    else:
+        classes = np.round(t.reshape(t.shape[0])).astype(np.int64)
+    lookup = np.ones(max([*table, int(classes.max(initial=0))]) + 1)
+    for key, value in table.items():
+        lookup[key] = value
+    return np.ascontiguousarray(lookup[classes], dtype=dtype)
+
+
+def _terminated_on_nan(model, callbacks, error) -> bool:
+    """Gives the non-finite loss to the TerminateOnNaN callbacks, as Keras's
+    batch logs would; True when one of them ended training."""
+    watchers = [c for c in callbacks if isinstance(c, TerminateOnNaN)]
+    for watcher in watchers:
+        watcher.on_batch_end(getattr(error, "batch", 0), {"loss": getattr(error, "loss", math.nan)})
+    return bool(watchers) and model.stop_training
+
+
+def _batch_of(x) -> int:
+    """The number of samples of x (at least 1), the batch size of *_on_batch."""
+    return max(1, int(np.shape(x)[0])) if np.ndim(x) else 1
 
 
 def _callback_list(callbacks) -> list:

@@ -4,12 +4,16 @@ Keras 3's arguments and results (numpy arrays in, numpy arrays out)."""
 from __future__ import annotations
 
 import numbers
+import random
 
 import numpy as np
 
 from nncore._validation import describe, float_array
 
-__all__ = ["to_categorical", "normalize"]
+__all__ = ["to_categorical", "normalize", "set_random_seed"]
+
+# The source of the seeds of models made without one, after set_random_seed.
+_seed_source = None
 
 
 def to_categorical(x, num_classes=None) -> np.ndarray:
@@ -62,3 +66,25 @@ def normalize(x, axis=-1, order=2) -> np.ndarray:
     norm = np.atleast_1d(np.linalg.norm(arr, order, axis))
     norm[norm == 0] = 1
     return arr / np.expand_dims(norm, axis)
+
+
+def set_random_seed(seed) -> None:
+    """Makes what follows reproducible, as keras.utils.set_random_seed does:
+    seeds Python's random and numpy's global generator, and the seeds that
+    models made without one (Sequential(seed=None), clone_model) draw."""
+    global _seed_source
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be an integer; got {describe(seed)}")
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be in [0, 2**32); got {seed}")
+    random.seed(int(seed))
+    np.random.seed(int(seed))
+    _seed_source = np.random.default_rng(int(seed))
+
+
+def model_seed() -> int:
+    """A seed for a model made without one: from set_random_seed's source, or
+    drawn from the operating system's entropy."""
+    if _seed_source is not None:
+        return int(_seed_source.integers(2**63))
+    return int(np.random.SeedSequence().entropy % 2**63)

@@ -52,7 +52,8 @@ def test_running_loss_is_the_sample_weighted_mean_of_the_batch_losses():
     batch_losses = []
     clone = setup(70)[0]
     for start in range(0, 70, 32):  # batch by batch: the loss before each step
-        batch_losses.append(clone.train_on_batch(x[start : start + 32], y[start : start + 32]))
+        batch = clone.train_on_batch(x[start : start + 32], y[start : start + 32], return_dict=True)
+        batch_losses.append(batch["loss"])
     rec = Recorder()
     m.fit(x, y, batch_size=32, epochs=1, verbose=0, shuffle=False, callbacks=[rec])
     ends = [logs["loss"] for kind, _, logs in rec.calls if kind == "end"]

@@ -127,7 +127,11 @@ def test_compile_errors():
     with pytest.raises(ValueError, match="loss must be one of"):
         model.compile(loss="hinge")
     with pytest.raises(ValueError, match="looks like an optimizer"):
-        model.compile("adam", "mse")
+        model.compile(loss="adam")
+    with pytest.raises(
+        ValueError, match=r"looks like a loss: the order is compile\(optimizer, loss\)"
+    ):
+        model.compile("mse", "adam")
     with pytest.raises(ValueError, match="metrics"):
         model.compile(loss="mse", metrics=["auc"])
     with pytest.raises(ValueError, match="duplicates"):
@@ -189,19 +193,19 @@ BAD_FITS = [
     (
         lambda x, y: {"X": np.where(np.arange(3) == 1, np.nan, x), "y": y},
         ValueError,
-        "X contains NaN",
+        "x contains NaN",
     ),
     (
         lambda x, y: {"X": x, "y": np.where(np.arange(120) == 5, np.inf, y)},
         ValueError,
         "y contains",
     ),
-    (lambda x, y: {"X": x[:, :2], "y": y}, ValueError, r"X must have 3 features.*\(120, 2\)"),
-    (lambda x, y: {"X": x[:, 0], "y": y}, ValueError, "X must be 2-D"),
+    (lambda x, y: {"X": x[:, :2], "y": y}, ValueError, r"x must have 3 features.*\(120, 2\)"),
+    (lambda x, y: {"X": x[:, 0], "y": y}, ValueError, "x must be 2-D"),
     (lambda x, y: {"X": x, "y": y[:100]}, ValueError, r"y must have one row per sample.*\(100,\)"),
     (lambda x, y: {"X": x, "y": np.c_[y, y]}, ValueError, r"y must have shape \(120, 1\)"),
     (lambda x, y: {"X": x[:0], "y": y[:0]}, ValueError, "at least one sample"),
-    (lambda x, y: {"X": x.astype(complex), "y": y}, TypeError, "X must have dtype"),
+    (lambda x, y: {"X": x.astype(complex), "y": y}, TypeError, "x must have dtype"),
     (lambda x, y: {"X": x, "y": y, "epochs": -1}, ValueError, "epochs"),
     (lambda x, y: {"X": x, "y": y, "batch_size": 0}, ValueError, "batch_size"),
     (lambda x, y: {"X": x, "y": y, "validation_split": 1.0}, ValueError, "validation_split"),
@@ -279,7 +283,8 @@ def test_train_on_batch_equals_fit_without_shuffle(make_optimizer):
     for _ in range(2):
         for start in range(0, 50, 16):
             batch = slice(start, start + 16)
-            losses.append(stepped.train_on_batch(x[batch], y[batch], sample_weight=w[batch]))
+            logs = stepped.train_on_batch(x[batch], y[batch], sample_weight=w[batch])
+            losses.append(logs[0])  # [loss, accuracy], as Keras returns them
     assert all(isinstance(v, float) for v in losses)
     assert stepped.optimizer.iterations == fitted.optimizer.iterations == 8
     assert_same_weights(fitted, stepped)
@@ -543,9 +548,9 @@ def test_predict_fast_path_matches_the_full_path():
     np.testing.assert_array_equal(fast[:2], model.predict(np.asfortranarray(x[:2])))
     bad = x.astype(np.float32)
     bad[3, 1] = np.nan
-    with pytest.raises(ValueError, match="X contains NaN"):
+    with pytest.raises(ValueError, match="x contains NaN"):
         model.predict(bad)
-    with pytest.raises(ValueError, match="X"):
+    with pytest.raises(ValueError, match="x must have 2 features"):
         model.predict(np.ones((2, 3), np.float32))
 
 
@@ -594,7 +599,7 @@ def test_fit_refuses_non_finite_float32_x_in_any_layout(bad):
         model = nncore.Sequential([Dense(1, activation="sigmoid")], dtype="float32", seed=0)
         model.compile(loss="binary_crossentropy")
         with pytest.raises(
-            ValueError, match=r"X contains NaN or infinity \(first at index \(17, 2\)\)"
+            ValueError, match=r"x contains NaN or infinity \(first at index \(17, 2\)\)"
         ):
             model.fit(layout, y, epochs=1, verbose=0)
 
