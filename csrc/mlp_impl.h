@@ -256,6 +256,29 @@ static double NET(rescale_as_sklearn)(const nc_network *net, size_t batch, const
     return 1 / weight_sum;
 }
 
+/* scikit-learn's half Poisson deviance with its log link (NC_SCALING_SKLEARN):
+ * the output z is the log of the predicted mean p = exp(z). The value is
+ * sum_i w_i l_i / B, l_i the sum over outputs of p - t z + t log t - t, and
+ * the gradient at z w_i (p - t) / B; rescale_as_sklearn then divides by the
+ * weight sum instead of B. */
+static double NET(poisson_log_link)(size_t batch, size_t n_out, const T *z, const T *t,
+                                    const T *weights, T *grad)
+{
+    double total = 0;
+    for (size_t i = 0; i < batch; i++) {
+        const double w = weights ? (double)weights[i] : 1.0;
+        double row = 0;
+        for (size_t j = 0; j < n_out; j++) {
+            const double zj = (double)z[i * n_out + j], tj = (double)t[i * n_out + j];
+            const double pj = exp(zj);
+            row += pj - tj * zj + (tj > 0 ? tj * log(tj) : 0) - tj;
+            grad[i * n_out + j] = (T)(w * (pj - tj) / (double)batch);
+        }
+        total += w * row;
+    }
+    return total / (double)batch;
+}
+
 /* The batch loss, sum_i w_i l_i / B plus the l2 penalties (or as
  * net->scaling says), and its gradient at the output into buf->grad_ping, in
  * one pass. From the logits (after forward(logits_only)) this also writes
@@ -267,9 +290,13 @@ static nc_status NET(batch_loss_grad)(const nc_network *net, const T *params, si
     int logits = nc_network_from_logits(net);
     const T *p = logits ? buf->z[last] : buf->a[last];
     ptrdiff_t t_rs = net->loss == NC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY ? 1 : (ptrdiff_t)n_out;
-    nc_status status = K(nc_loss_value_grad)(
-        net->loss, logits, batch, n_out, p, (ptrdiff_t)n_out, buf->target, t_rs, weights, loss,
-        buf->grad_ping, (ptrdiff_t)n_out, logits ? buf->own_a[last] : NULL, (ptrdiff_t)n_out);
+    nc_status status = NC_OK;
+    if (net->scaling == NC_SCALING_SKLEARN && net->loss == NC_LOSS_POISSON)
+        *loss = NET(poisson_log_link)(batch, n_out, p, buf->target, weights, buf->grad_ping);
+    else
+        status = K(nc_loss_value_grad)(
+            net->loss, logits, batch, n_out, p, (ptrdiff_t)n_out, buf->target, t_rs, weights, loss,
+            buf->grad_ping, (ptrdiff_t)n_out, logits ? buf->own_a[last] : NULL, (ptrdiff_t)n_out);
     buf->l2_scale = 1;
     if (status == NC_OK && net->scaling == NC_SCALING_SKLEARN)
         buf->l2_scale = NET(rescale_as_sklearn)(net, batch, weights, loss, buf->grad_ping);

@@ -404,9 +404,12 @@ typedef enum nc_metric {
  * layer's l2 * sum(W^2) whatever the batch.
  * NC_SCALING_SKLEARN, scikit-learn's MLP: sum_i w_i l_i / S with l_i the SUM
  * over outputs of the binary cross-entropy, half the MEAN squared error, the
- * other losses as nc_loss_value; each layer's l2 * sum(W^2) / S. Its gradient
- * at the output is w_i (p - t) / S for the squared error too: n_out times the
- * derivative of the value, as scikit-learn computes it. */
+ * other losses as nc_loss_value, except Poisson: the network's output is then
+ * the log z of the predicted mean (scikit-learn's log link, whose output
+ * activation is exp) and l_i the half deviance summed over outputs,
+ * exp(z) - t z + t log t - t. Each layer's l2 * sum(W^2) / S. The gradient at
+ * the output is w_i (p - t) / S (p = exp(z) for Poisson) for the squared error
+ * too: n_out times the derivative of the value, as scikit-learn computes it. */
 typedef enum nc_loss_scaling { NC_SCALING_KERAS = 0, NC_SCALING_SKLEARN = 1 } nc_loss_scaling;
 
 typedef struct nc_network {

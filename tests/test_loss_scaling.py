@@ -14,6 +14,8 @@ OUTPUTS = [
     ("sigmoid", "binary_crossentropy", "MLPClassifier", "logistic"),
     ("softmax", "categorical_crossentropy", "MLPClassifier", "softmax"),
     ("linear", "mse", "MLPRegressor", "identity"),
+    # Poisson reads the linear output as the log of the mean (scikit-learn's exp output)
+    ("linear", "poisson", "MLPRegressor", "exp"),
 ]
 HIDDEN = {"relu": "relu", "tanh": "tanh", "sigmoid": "logistic", "linear": "identity"}
 
@@ -33,12 +35,14 @@ def network(n_in, hidden, n_out, hidden_act, out_act, loss, alpha, dtype=np.floa
     return _core.Network(layers, loss, dtype, scaling="sklearn")
 
 
-def problem(out_act, n_out, rng, n=9, n_in=5):
+def problem(out_act, n_out, rng, n=9, n_in=5, loss=None):
     x = rng.normal(size=(n, n_in))
     if out_act == "softmax":
         y = np.eye(n_out)[rng.integers(0, n_out, n)]
     elif out_act == "sigmoid":
         y = (rng.random((n, n_out)) < 0.5).astype(float)
+    elif loss == "poisson":
+        y = rng.poisson(2.0, size=(n, n_out)).astype(float)  # zeros included
     else:
         y = rng.normal(size=(n, n_out))
     return x, y
@@ -54,6 +58,7 @@ def sklearn_loss_grad(estimator_name, out_activation, hidden_act, params, slices
         alpha=alpha,
         solver="lbfgs",
         max_iter=1,
+        **({"loss": "poisson"} if out_activation == "exp" else {}),
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -87,7 +92,7 @@ def test_loss_and_gradient_are_scikit_learns(out_act, loss, estimator, sk_out, n
     if out_act == "softmax" and n_out == 1:
         pytest.skip("a softmax over one class is constant")
     rng = np.random.default_rng(n_out)
-    x, y = problem(out_act, n_out, rng)
+    x, y = problem(out_act, n_out, rng, loss=loss)
     w = rng.uniform(0.2, 3, len(x)) if weighted else None
     alpha = 0.3
     net = network(x.shape[1], [7, 4], n_out, hidden_act, out_act, loss, alpha)
@@ -121,7 +126,7 @@ def test_gradient_is_the_derivative_of_the_value(out_act, loss, estimator, sk_ou
     the gradient (p - y) / S); every other gradient is the derivative."""
     rng = np.random.default_rng(7)
     n_out = 3
-    x, y = problem(out_act, n_out, rng, n=7)
+    x, y = problem(out_act, n_out, rng, n=7, loss=loss)
     w = rng.uniform(0.2, 3, len(x)) if weighted else None
     net = network(x.shape[1], [6], n_out, "tanh", out_act, loss, alpha=0.7)
     params = rng.normal(scale=0.5, size=net.n_params)
