@@ -42,6 +42,9 @@ _OUTPUTS = {
     "identity": ("linear", "mse"),
     "logistic": ("sigmoid", "binary_crossentropy"),
     "softmax": ("softmax", "categorical_crossentropy"),
+    # the C network's output is the log of the mean (its log link); exp is
+    # applied to what it predicts
+    "exp": ("linear", "poisson"),
 }
 _DIVERGED = (
     "Solver produced non-finite parameter weights. The input data may contain large values"
@@ -114,6 +117,13 @@ class _BaseMLP(BaseEstimator):
         network = _core.Network(layers, loss, dtype, scaling="sklearn")
         self._network = (key, network)
         return network
+
+    def _output(self, network, params, X):
+        """The estimator's output activations for the rows of X."""
+        output = network.predict(params, X)
+        if self.out_activation_ == "exp":
+            np.exp(output, out=output)
+        return output
 
     def _packed(self, network):
         """coefs_ and intercepts_ as the network's flat parameter buffer."""
@@ -215,8 +225,6 @@ class _BaseMLP(BaseEstimator):
             if self.n_iter_ == self.max_iter:
                 message += "\nIncrease the number of iterations to improve the convergence."
             warnings.warn(message, ConvergenceWarning, stacklevel=3)
-        if self.verbose:
-            print(f"L-BFGS-B: {self.n_iter_} iterations, loss = {result.fun:.8f}")
         self.loss_ = float(result.fun)
         return result.x.astype(X.dtype)
 
@@ -350,7 +358,7 @@ class _BaseMLP(BaseEstimator):
             if self.loss_curve_[-1] < self.best_loss_:
                 self.best_loss_ = self.loss_curve_[-1]
             return False
-        output = network.predict(params, np.ascontiguousarray(X_val))
+        output = self._output(network, params, np.ascontiguousarray(X_val))
         if np.isfinite(self.loss_) and np.isfinite(output).all():
             score = self._score_predictions(y_val, self._decode(output), w_val)
         else:
@@ -423,7 +431,7 @@ class _BaseMLP(BaseEstimator):
         dtype = np.result_type(self.coefs_[0].dtype, np.float32)
         network = self._network_for(dtype)
         X = _dense_rows(X).astype(dtype, copy=False)
-        return network.predict(self._packed(network), X)
+        return self._output(network, self._packed(network), X)
 
     def _score_with_function(self, X, y, sample_weight, score_function):
         y_pred = self._predict(X, check_input=False)
@@ -495,8 +503,8 @@ _PARAMETERS_DOC = """
     Differences: a sparse ``X`` is densified before training. The first
     non-finite batch loss ends training (scikit-learn trains on with non-finite
     weights): without early stopping ``fit`` raises ValueError, with it the
-    best weights seen are kept. ``verbose`` with lbfgs prints one summary line
-    instead of scipy's per-iteration report.
+    best weights seen are kept. ``verbose`` prints what scikit-learn prints
+    (nothing for lbfgs, as scikit-learn with scipy >= 1.15).
 """
 
 
@@ -729,7 +737,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     _parameter_constraints: dict = {
         **_BaseMLP._parameter_constraints,
-        "loss": [StrOptions({"squared_error"})],
+        "loss": [StrOptions({"squared_error", "poisson"})],
     }
 
     def __init__(
@@ -789,7 +797,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return False
 
     def _output_activation(self):
-        return "identity"
+        return "exp" if self.loss == "poisson" else "identity"
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(
@@ -804,6 +812,10 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
+        if self.loss == "poisson" and np.any(y < 0):
+            raise ValueError(
+                "Some value(s) of y are negative which is not allowed for Poisson regression."
+            )
         return X, y
 
     def _decode(self, output):

@@ -100,6 +100,21 @@ def test_weighted_multi_output_regression_is_scikit_learns(solver):
     assert ours.predict(X).shape == (150, 3)
 
 
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_poisson_regression_is_scikit_learns(solver):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 4))
+    y = np.column_stack([rng.poisson(np.exp(0.5 * X[:, 0])), rng.poisson(np.exp(X[:, 1] / 3))])
+    theirs, ours = fitted_pair(
+        "MLPRegressor", X, y, loss="poisson", solver=solver, hidden_layer_sizes=(8,), max_iter=12
+    )
+    assert ours.out_activation_ == "exp"
+    assert_same_model(theirs, ours, **({"rtol": 1e-6, "atol": 1e-8} if solver == "lbfgs" else {}))
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-6)
+    with pytest.raises(ValueError, match="negative"):
+        MLPRegressor(loss="poisson").fit(X, -y)
+
+
 def test_multilabel_sparse_float32_and_string_labels():
     X, Y = make_multilabel_classification(n_samples=120, n_classes=4, random_state=0)
     X = X.astype(np.float32)
