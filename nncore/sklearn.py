@@ -729,7 +729,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     >>> from sklearn.datasets import load_diabetes
     >>> from nncore.sklearn import MLPRegressor
     >>> X, y = load_diabetes(return_X_y=True)
-    >>> model = MLPRegressor((32,), solver="lbfgs", max_iter=500, random_state=0).fit(X, y)
+    >>> model = MLPRegressor(hidden_layer_sizes=(32,), solver="lbfgs", max_iter=500,
+    ...                      random_state=0).fit(X, y)
     >>> model.score(X, y) > 0.5
     True
 """

@@ -1,6 +1,8 @@
 """nncore.sklearn against scikit-learn itself: its estimator checks, and the
 same fitted model as sklearn.neural_network's given the same random_state."""
 
+import doctest
+import inspect
 import pickle
 import subprocess
 import sys
@@ -193,6 +195,19 @@ def test_pickle_clone_pipeline_and_parallel_grid_search(digits):
             n_jobs=2,
         ).fit(X, y)
     assert search.best_score_ > 0.8
+
+
+@pytest.mark.parametrize("name", ["MLPClassifier", "MLPRegressor"])
+def test_signature_is_scikit_learns(name):
+    ours = getattr(sys.modules[MLPClassifier.__module__], name)
+    assert inspect.signature(ours) == inspect.signature(getattr(reference, name))
+
+
+def test_docstring_examples_run():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        result = doctest.testmod(sys.modules[MLPClassifier.__module__])
+    assert result.attempted >= 8 and result.failed == 0
 
 
 def test_import_nncore_does_not_import_scikit_learn(tmp_path):
