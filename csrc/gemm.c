@@ -197,6 +197,18 @@ void nc_select_kernels(const char *name)
 #endif
 }
 
+const nc_gemm_blocking *nc_gemm_blocking_f32(void)
+{
+    nc_cpu_init();
+    return &path_f32->blocks;
+}
+
+const nc_gemm_blocking *nc_gemm_blocking_f64(void)
+{
+    nc_cpu_init();
+    return &path_f64->blocks;
+}
+
 nc_status nc_gemm_f32(size_t m, size_t n, size_t k, float alpha, const float *a, ptrdiff_t a_rs,
                       ptrdiff_t a_cs, const float *b, ptrdiff_t b_rs, ptrdiff_t b_cs, float beta,
                       float *c, ptrdiff_t c_rs, ptrdiff_t c_cs)

@@ -96,4 +96,8 @@ extern const nc_gemm_path_f32 nc_gemm_neon_f32;
 extern const nc_gemm_path_f64 nc_gemm_neon_f64;
 #endif
 
+/* The block sizes of the path in use, for tests that probe its edges. */
+const nc_gemm_blocking *nc_gemm_blocking_f32(void);
+const nc_gemm_blocking *nc_gemm_blocking_f64(void);
+
 #endif

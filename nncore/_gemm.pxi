@@ -110,3 +110,4 @@ def gemm_epilogue(cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, double alpha, dou
                                               <double *>pb, b_rs, b_cs, beta,
                                               <double *>pc, c_rs, c_cs, &e64)
     raise_for_status(status, "gemm_epilogue")
+

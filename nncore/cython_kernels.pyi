@@ -7,6 +7,8 @@ import numpy as np
 
 __pyx_capi__: dict[str, Any]
 
+def _gemm_blocking(dtype: Any) -> dict[str, int]: ...
+
 class NetworkSnapshot:
     itemsize: int
     n_in: int

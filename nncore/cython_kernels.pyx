@@ -15,6 +15,25 @@ import numpy as np
 include "_cython_kernels_forwarders.pxi"
 
 
+cdef extern from "gemm_kernels.h" nogil:
+    ctypedef struct nc_gemm_blocking:
+        size_t mr, nr, kc, mc, nc, small_work, parallel_work
+
+    const nc_gemm_blocking *nc_gemm_blocking_f32()
+    const nc_gemm_blocking *nc_gemm_blocking_f64()
+
+
+def _gemm_blocking(dtype):
+    """The block sizes of the GEMM path in use for float32 or float64 (an
+    internal table, not part of the C API): the edges that the tests of the
+    thread splits probe."""
+    cdef const nc_gemm_blocking *blocks = (
+        nc_gemm_blocking_f32() if np.dtype(dtype) == np.float32 else nc_gemm_blocking_f64())
+    return {"mr": blocks.mr, "nr": blocks.nr, "kc": blocks.kc, "mc": blocks.mc,
+            "nc": blocks.nc, "small_work": blocks.small_work,
+            "parallel_work": blocks.parallel_work}
+
+
 cdef class NetworkSnapshot:
     def __cinit__(self):
         self._layers = NULL
