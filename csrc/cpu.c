@@ -6,6 +6,7 @@
  * the CPU has, xgetbv says whether the OS saves the wide registers on a
  * context switch; both must agree before a path is used.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +52,7 @@ static nc_cpu_info detected;    /* what the hardware supports */
 static const char *kernel_name; /* the path in use */
 static int num_threads;         /* 0: follow OpenMP's setting */
 static int initialized;
+static char settings_notes[512]; /* see nc_settings_notes */
 
 static void detect(nc_cpu_info *info)
 {
@@ -96,14 +98,15 @@ static const char *best_kernel(const nc_cpu_info *info)
     return "generic";
 }
 
-/* The static string for a path name, so callers may free theirs. */
+/* The static string for a path name, so callers may free theirs; NULL for
+ * a name that is no path. */
 static const char *canonical_name(const char *name)
 {
     static const char *const names[] = {"generic", "avx2", "avx512", "neon"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(name, names[i]) == 0)
             return names[i];
-    return "generic";
+    return NULL;
 }
 
 static int kernel_supported(const char *name)
@@ -125,14 +128,34 @@ static int kernel_supported(const char *name)
     return 0;
 }
 
-static int env_int(const char *name)
+#define NC_MAX_THREADS 4095
+
+/* NNCORE_NUM_THREADS as a thread count; 0 when unset or empty, -1 when it
+ * is not a whole number from 1 to NC_MAX_THREADS. */
+static int env_threads(const char *s)
 {
-    const char *s = getenv(name);
     if (!s || !*s)
         return 0;
     char *end;
     long v = strtol(s, &end, 10);
-    return (*end == '\0' && v > 0 && v < 4096) ? (int)v : 0;
+    return (*end == '\0' && v > 0 && v <= NC_MAX_THREADS) ? (int)v : -1;
+}
+
+/* Appends one line to settings_notes (cut short if it is full). */
+static void add_note(const char *format, const char *value, const char *instead)
+{
+    size_t used = strlen(settings_notes);
+    if (used + 1 < sizeof settings_notes)
+        snprintf(settings_notes + used, sizeof settings_notes - used, format, value, instead);
+}
+
+static int openmp_threads(void)
+{
+#if defined(NNCORE_OPENMP)
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
 }
 
 /* Threads set by nc_set_num_threads or NNCORE_NUM_THREADS; 0 = not set, then
@@ -140,7 +163,36 @@ static int env_int(const char *name)
  * OpenMP runtime's value), so nncore follows the tools users already know. */
 static int explicit_threads(void)
 {
-    return env_int("NNCORE_NUM_THREADS");
+    const char *value = getenv("NNCORE_NUM_THREADS");
+    int threads = env_threads(value);
+    if (threads >= 0)
+        return threads;
+    char instead[64];
+    snprintf(instead, sizeof instead, "%d", openmp_threads());
+    add_note("NNCORE_NUM_THREADS='%.40s' is not a whole number from 1 to 4095; "
+             "nncore uses OpenMP's thread count instead (%s now)\n",
+             value, instead);
+    return 0;
+}
+
+/* The path NNCORE_ARCH names when this CPU runs it, else the best one. */
+static const char *kernel_from_environment(void)
+{
+    const char *best = best_kernel(&detected);
+    const char *forced = getenv("NNCORE_ARCH");
+    if (!forced || !*forced)
+        return best;
+    if (kernel_supported(forced))
+        return canonical_name(forced);
+    if (canonical_name(forced))
+        add_note("NNCORE_ARCH='%.40s' is a kernel path this CPU or this build does not run; "
+                 "nncore uses '%s' instead\n",
+                 forced, best);
+    else
+        add_note("NNCORE_ARCH='%.40s' names no kernel path (generic, avx2, avx512, neon); "
+                 "nncore uses '%s' instead\n",
+                 forced, best);
+    return best;
 }
 
 /* Runs once. The first call comes from the module import, holding the GIL,
@@ -150,10 +202,7 @@ void nc_cpu_init(void)
     if (initialized)
         return;
     detect(&detected);
-    kernel_name = best_kernel(&detected);
-    const char *forced = getenv("NNCORE_ARCH");
-    if (forced && *forced && kernel_supported(forced))
-        kernel_name = canonical_name(forced);
+    kernel_name = kernel_from_environment();
     num_threads = explicit_threads();
     nc_select_kernels(kernel_name);
     initialized = 1;
@@ -185,13 +234,13 @@ void nc_set_num_threads(int n)
 int nc_get_num_threads(void)
 {
     nc_cpu_init();
-    if (num_threads > 0)
-        return num_threads;
-#if defined(NNCORE_OPENMP)
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
+    return num_threads > 0 ? num_threads : openmp_threads();
+}
+
+const char *nc_settings_notes(void)
+{
+    nc_cpu_init();
+    return settings_notes;
 }
 
 /* ------------------------------------------------ floating-point mode */

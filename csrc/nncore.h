@@ -65,6 +65,13 @@ nc_status nc_set_kernel(const char *name);
 void nc_set_num_threads(int n);
 int nc_get_num_threads(void);
 
+/* The environment settings (NNCORE_NUM_THREADS, NNCORE_ARCH) that nncore
+ * read at start-up and could not honour, one line each naming the value and
+ * what is used instead; "" when it honoured them all. The library never
+ * prints: the program that embeds it reports these (nncore's Python module
+ * warns once, at import). Never NULL; the text does not change. */
+const char *nc_settings_notes(void);
+
 /* -------------------------------------------------------------------- GEMM */
 
 /* C = alpha * A * B + beta * C, with A m x k, B k x n, C m x n, each given by

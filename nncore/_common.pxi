@@ -56,6 +56,16 @@ def get_num_threads():
     return nc_get_num_threads()
 
 
+def _warn_about_settings():
+    """One RuntimeWarning per environment setting the C layer could not
+    honour (it never prints); runs once, when this module is imported."""
+    for note in nc_settings_notes().decode("utf-8", "replace").splitlines():
+        warnings.warn(note, RuntimeWarning, stacklevel=2)
+
+
+_warn_about_settings()
+
+
 def permutation(n, seed, stream):
     """A uniformly random permutation of range(n) as a uintp array, a function
     of (seed, stream) alone (nc_permutation): the batch order of an epoch."""

@@ -9,6 +9,8 @@
 
 cimport numpy as cnp
 from libc.stdint cimport uint64_t
+import warnings
+
 import numpy as np
 
 cnp.import_array()

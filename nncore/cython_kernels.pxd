@@ -193,6 +193,7 @@ cdef void nc_cpu_features(nc_cpu_info *info) noexcept nogil
 cdef nc_status nc_set_kernel(const char *name) noexcept nogil
 cdef void nc_set_num_threads(int n) noexcept nogil
 cdef int nc_get_num_threads() noexcept nogil
+cdef const char *nc_settings_notes() noexcept nogil
 cdef nc_status nc_gemm_f32(size_t m, size_t n, size_t k, float alpha,
                            const float *a, ptrdiff_t a_rs, ptrdiff_t a_cs,
                            const float *b, ptrdiff_t b_rs, ptrdiff_t b_cs, float beta,
