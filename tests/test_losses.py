@@ -129,17 +129,42 @@ def test_logits_forms_match_the_probability_forms(rng, dtype):
 
 @pytest.mark.parametrize("name", LOSSES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_fast_kernels_match_their_reference_twins(rng, name, dtype):
-    p, t = data_for(name, rng, (29, 6), dtype)
-    t2 = np.ascontiguousarray(np.asarray(t, dtype).reshape(29, -1))
-    w = rng.uniform(0, 2, 29).astype(dtype)
-    fast = _core.loss_value(p, t2, name, False, w)
-    ref = _core.loss_value(p, t2, name, False, w, True)
-    np.testing.assert_allclose(fast, ref, rtol=1e-12)
-    g_fast, g_ref = np.empty_like(p), np.empty_like(p)
-    _core.loss_gradient(p, t2, name, False, w, g_fast)
-    _core.loss_gradient(p, t2, name, False, w, g_ref, True)
-    np.testing.assert_allclose(g_fast, g_ref, rtol=4 * np.finfo(dtype).eps, atol=1e-30)
+@pytest.mark.parametrize("shape", [(0, 3), (1, 1), (7, 5), (29, 6), (3, 600)])
+def test_fast_kernels_match_their_reference_twins(rng, name, dtype, shape):
+    # the fast kernels (csrc/losses_impl.h) against the naive twins
+    # (csrc/ref_impl.h): values to rounding (vectorized sums add in another
+    # order), gradients to a few ulps; with and without weights, on
+    # probabilities and (cross-entropies) on logits, gradients in place too
+    m, n = shape
+    if name == "sparse_categorical_crossentropy" and n == 1:
+        n = 2
+    p, t = data_for(name, rng, (m, n), dtype)
+    width = 1 if name == "sparse_categorical_crossentropy" else n
+    t2 = np.ascontiguousarray(np.asarray(t, dtype).reshape(m, width))
+    w = rng.uniform(0, 2, m).astype(dtype)
+    eps = np.finfo(dtype).eps
+    forms = [(False, p)]
+    if name in LOGIT_LOSSES:
+        forms.append((True, (rng.standard_normal((m, n)) * 3).astype(dtype)))
+    for from_logits, x in forms:
+        for weights in (None, w):
+            where = f"from_logits={from_logits} weights={weights is not None}"
+            fast = _core.loss_value(x, t2, name, from_logits, weights)
+            ref = _core.loss_value(x, t2, name, from_logits, weights, True)
+            np.testing.assert_allclose(fast, ref, rtol=1e-12, atol=1e-300, err_msg=where)
+            g_fast, g_ref = np.full_like(x, np.nan), np.full_like(x, np.nan)
+            _core.loss_gradient(x, t2, name, from_logits, weights, g_fast)
+            _core.loss_gradient(x, t2, name, from_logits, weights, g_ref, True)
+            scale = np.abs(g_ref).max() if g_ref.size else 0
+            atol = 4 * eps * scale
+            np.testing.assert_allclose(g_fast, g_ref, rtol=4 * eps, atol=atol, err_msg=where)
+            in_place = x.copy()
+            _core.loss_gradient(in_place, t2, name, from_logits, weights, in_place)
+            np.testing.assert_allclose(in_place, g_ref, rtol=4 * eps, atol=atol, err_msg=where)
+            both = np.full_like(x, np.nan)
+            value = _core.loss_value_gradient(x, t2, name, from_logits, weights, both)
+            np.testing.assert_allclose(value, ref, rtol=1e-12, atol=1e-300, err_msg=where)
+            np.testing.assert_allclose(both, g_ref, rtol=4 * eps, atol=atol, err_msg=where)
 
 
 def test_shapes_keras_accepts_and_sparse_labels():
