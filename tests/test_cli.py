@@ -600,8 +600,10 @@ def test_progress_has_no_control_characters_in_a_log(tmp_path):
 
 @pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
 @pytest.mark.parametrize("with_tqdm", [True, False])
-def test_progress_on_a_terminal(tmp_path, with_tqdm):
+def test_progress_on_a_terminal(tmp_path, monkeypatch, with_tqdm):
     import pty
+
+    monkeypatch.chdir(tmp_path)  # `python -c` would import the source folder from the repository
 
     x, label = separable(100, 13)
     data = tmp_path / "d.csv"
