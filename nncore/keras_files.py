@@ -27,7 +27,7 @@ import zipfile
 
 import numpy as np
 
-from nncore import constraints, initializers, layers, optimizers, regularizers
+from nncore import constraints, initializers, layers, names, optimizers, regularizers
 from nncore import losses as nncore_losses
 from nncore import metrics as nncore_metrics
 from nncore._validation import describe
@@ -48,19 +48,9 @@ _WEIGHTS = "model.weights.h5"
 # A Dense network's config is kilobytes; this bounds what a hostile zip can
 # make us inflate before its JSON is even looked at.
 _MAX_CONFIG_BYTES = 16 * 1024 * 1024
-# Keras's activation names that the C network runs, with the parameter
-# keras.activations gives them (leaky_relu's negative slope is 0.2 there).
-_KERAS_ACTIVATIONS = {
-    "linear": None,
-    "relu": None,
-    "leaky_relu": 0.2,
-    "elu": 1.0,
-    "sigmoid": None,
-    "tanh": None,
-    "softplus": None,
-    "gelu": None,
-    "softmax": None,
-}
+# Keras's activation names that the C network runs (the same names), with the
+# parameter keras.activations gives them (leaky_relu's slope is 0.2 there).
+_KERAS_ACTIVATIONS = {name: names.LAYER_ALPHA.get(name) for name in names.ACTIVATIONS}
 _DTYPES = ("float32", "float64")
 
 

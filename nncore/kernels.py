@@ -1,4 +1,4 @@
-"""The compiled kernels, callable on numpy arrays (API.md section 1).
+"""The compiled kernels, callable on numpy arrays.
 
 Every function accepts float32 and float64 arrays of any memory layout;
 results keep the input dtype (float64 when inputs mix). The GIL is released
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nncore import _core
+from nncore import _core, names
 from nncore._validation import (
     float_array,
     kernel_ready,
@@ -33,27 +33,9 @@ __all__ = [
     "cpu_features",
 ]
 
-ACTIVATIONS = (
-    "linear",
-    "relu",
-    "leaky_relu",
-    "elu",
-    "sigmoid",
-    "tanh",
-    "softplus",
-    "gelu",
-    "softmax",
-)
-ALPHA_DEFAULTS = {"leaky_relu": 0.01, "elu": 1.0}
-LOSSES = (
-    "mse",
-    "mae",
-    "huber",
-    "poisson",
-    "binary_crossentropy",
-    "categorical_crossentropy",
-    "sparse_categorical_crossentropy",
-)
+ACTIVATIONS = names.ACTIVATIONS
+ALPHA_DEFAULTS = names.KERNEL_ALPHA
+LOSSES = names.C_LOSSES
 
 
 def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, out=None):
@@ -313,7 +295,7 @@ def _loss_arguments(y_pred, y_true, name, sample_weight):
 
 
 def loss(y_pred, y_true, name, *, sample_weight=None):
-    """The loss as a Python float (see API.md for the definitions).
+    """The loss as a Python float.
 
     The first axis holds samples; the others are flattened into outputs.
     Per-sample losses are means over outputs (sums over classes for the

@@ -15,7 +15,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from nncore import constraints, initializers, regularizers
+from nncore import constraints, initializers, names, regularizers
 from nncore._validation import describe, real_number
 
 __all__ = [
@@ -31,21 +31,11 @@ __all__ = [
     "ACTIVATIONS",
 ]
 
-# Activation name -> default alpha (the parameter of leaky_relu and elu), as
-# keras.activations has them: a layer's leaky_relu has slope 0.2, as in Keras 3
-# (nncore.kernels keeps the kernel's own default, 0.01).
-ACTIVATIONS = {
-    "linear": 0.0,
-    "relu": 0.0,
-    "leaky_relu": 0.2,
-    "elu": 1.0,
-    "sigmoid": 0.0,
-    "tanh": 0.0,
-    "softplus": 0.0,
-    "gelu": 0.0,
-    "softmax": 0.0,
-}
-_WITH_ALPHA = ("leaky_relu", "elu")
+# Activation name -> default alpha (the parameter of leaky_relu and elu, 0
+# for the others), as keras.activations has them: Keras 3's leaky_relu has
+# slope 0.2 (nncore.kernels keeps the kernel's own default, 0.01).
+ACTIVATIONS = {name: names.LAYER_ALPHA.get(name, 0.0) for name in names.ACTIVATIONS}
+_WITH_ALPHA = tuple(names.LAYER_ALPHA)
 # What a Dense leaky_relu meant in model files that did not record its slope.
 _DENSE_LEAKY_SLOPE_UNRECORDED = 0.01
 

@@ -34,7 +34,7 @@ import sys
 
 import numpy as np
 
-from nncore import _core, io, keras_files, losses, optimizers, utils
+from nncore import _core, io, keras_files, losses, names, optimizers, utils
 from nncore import metrics as metrics_module
 from nncore._validation import describe, float_array, real_number
 from nncore.callbacks import Callback, History, TerminateOnNaN, batch_hooks
@@ -50,34 +50,8 @@ __all__ = [
     "METRICS",
 ]
 
-# Loss names users may write (Keras spellings) -> the C loss.
-LOSSES = {
-    "mse": "mse",
-    "mean_squared_error": "mse",
-    "MSE": "mse",
-    "mae": "mae",
-    "mean_absolute_error": "mae",
-    "MAE": "mae",
-    "huber": "huber",
-    "huber_loss": "huber",
-    "poisson": "poisson",
-    "binary_crossentropy": "binary_crossentropy",
-    "categorical_crossentropy": "categorical_crossentropy",
-    "sparse_categorical_crossentropy": "sparse_categorical_crossentropy",
-}
-
-# Metric names users may write -> the C metric ("accuracy" is resolved from the loss).
-METRICS = {
-    "accuracy": "accuracy",
-    "acc": "accuracy",
-    "binary_accuracy": "binary_accuracy",
-    "categorical_accuracy": "categorical_accuracy",
-    "sparse_categorical_accuracy": "sparse_categorical_accuracy",
-    "mse": "mse",
-    "mean_squared_error": "mse",
-    "mae": "mae",
-    "mean_absolute_error": "mae",
-}
+LOSSES = names.LOSSES
+METRICS = names.METRICS
 
 _SPARSE = "sparse_categorical_crossentropy"
 _DTYPES = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64"}

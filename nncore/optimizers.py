@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numbers
 
+from nncore import names
 from nncore._validation import describe, real_number
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "get"]
@@ -31,13 +32,15 @@ class Optimizer:
     """Base class. Subclasses set `kind` (the C optimizer) and their hyper-parameters."""
 
     kind = ""
-    # Buffers of one value per parameter the C update keeps between steps
-    # (nc_optimizer_state_slots in csrc/nncore.h).
-    state_slots = 0
 
     def __init__(self, learning_rate):
         self.learning_rate = _in_range(learning_rate, "learning_rate", 0.0, float("inf"))
         self.iterations = 0
+
+    @property
+    def state_slots(self) -> int:
+        """Buffers of one value per parameter the C update keeps between steps."""
+        return names.optimizer_state_slots(self.kind)
 
     @property
     def iterations(self) -> int:
@@ -82,7 +85,6 @@ class SGD(Optimizer):
     """v = momentum * v - learning_rate * g;  w += v  (Nesterov: w += momentum * v - lr * g)."""
 
     kind = "sgd"
-    state_slots = 1  # velocity (unused when momentum == 0), each one value per parameter
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False):
         super().__init__(learning_rate)
@@ -102,7 +104,6 @@ class Adam(Optimizer):
     w -= lr * sqrt(1 - beta_2**t) / (1 - beta_1**t) * m / (sqrt(v) + epsilon)."""
 
     kind = "adam"
-    state_slots = 2  # first and second moments, each one value per parameter
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
         super().__init__(learning_rate)
@@ -140,7 +141,6 @@ class RMSprop(Optimizer):
     (with momentum as in Keras 3)."""
 
     kind = "rmsprop"
-    state_slots = 2  # mean square and momentum buffer, each one value per parameter
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7):
         super().__init__(learning_rate)
