@@ -47,6 +47,11 @@ CASES = {
         "MLPClassifier",
         {"hidden_layer_sizes": (16,)},
     ),
+    "breast_cancer (16,) adam, batch 32": (
+        load_breast_cancer,
+        "MLPClassifier",
+        {"hidden_layer_sizes": (16,), "batch_size": 32},
+    ),
     "breast_cancer (16,) lbfgs": (
         load_breast_cancer,
         "MLPClassifier",
