@@ -97,11 +97,16 @@ def _read_sample(path) -> tuple[str, str]:
 
 
 def _sample_rows(text: str, delimiter: str) -> list:
-    rows = csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True)
+    """The rows of the sample; the last is left out when the sample ends inside a
+    quoted field that goes on past it."""
+    rows = []
     try:
-        return [row for row in rows if any(cell.strip() for cell in row)]
+        for row in csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True):
+            if any(cell.strip() for cell in row):
+                rows.append(row)
     except csv.Error:
-        return []
+        rows = rows[:-1]
+    return rows
 
 
 def _delimiter_score(rows: list) -> tuple:

@@ -357,6 +357,10 @@ def load_training_table(args):
         what = "an unnamed index" if index.strip() in ("", "Unnamed: 0") else "row numbers"
         note(f"column {index!r} of {args.data} holds {what}: not used as a feature")
     skip = [args.target] + ([index] if index is not None else [])
+    for name, column in file_scan.columns.items():
+        if column.missing == file_scan.rows and name not in skip + (args.features or []):
+            note(f"column {name!r} of {args.data} is empty: not used")
+            skip.append(name)
     columns = choose_columns(fmt, fmt.names, args.features, args.drop, skip)
     allow_missing = args.impute != "none"
     encoding = _csv.Encoding.from_scan(file_scan, columns, allow_missing=allow_missing)

@@ -192,6 +192,17 @@ def test_semicolons_and_decimal_commas(tmp_path):
     assert (predicted == names).mean() > 0.9
 
 
+def test_trailing_delimiters_make_an_empty_column_that_is_left_out(tmp_path):
+    x, label = separable(100, 18)
+    data = tmp_path / "trailing.csv"
+    data.write_text(
+        "a,b,label,\n" + "".join(f"{a:.3f},{b:.3f},{c},\n" for (a, b), c in zip(x, label))
+    )
+    done = train(data, tmp_path / "m.nnc", "--target", "label", "--epochs", "2")
+    assert "column '' of" in done.stderr and "is empty: not used" in done.stderr
+    assert nncore.load_model(tmp_path / "m.nnc").metadata["features"] == ["a", "b"]
+
+
 def test_file_without_header(tmp_path):
     x, label = separable(300, 4)
     data = tmp_path / "noheader.csv"
