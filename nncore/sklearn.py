@@ -729,7 +729,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     >>> from sklearn.datasets import load_diabetes
     >>> from nncore.sklearn import MLPRegressor
     >>> X, y = load_diabetes(return_X_y=True)
-    >>> model = MLPRegressor(hidden_layer_sizes=(32,), solver="lbfgs", max_iter=500,
+    >>> model = MLPRegressor(hidden_layer_sizes=(32,), learning_rate_init=0.05,
     ...                      random_state=0).fit(X, y)
     >>> model.score(X, y) > 0.5
     True
