@@ -195,12 +195,35 @@ static const char *kernel_from_environment(void)
     return best;
 }
 
+/* GCC's OpenMP runtime is not fork-safe (GCC bug 60035): a child forked after
+ * a parallel region has run inherits the forking thread's pool, whose threads
+ * do not exist in the child, and its first parallel region waits for them
+ * forever. Releasing that pool just before each fork (OpenMP 5's
+ * omp_pause_resource_all, in libgomp since GCC 10) lets the child start its
+ * own, and the parent starts a new one at its next parallel region. LLVM's
+ * and Intel's runtimes handle fork themselves; Windows has no fork. */
+#if defined(NNCORE_OPENMP) && defined(__GNUC__) && !defined(__clang__) &&                          \
+    !defined(__INTEL_COMPILER) && __GNUC__ >= 10 && (defined(__unix__) || defined(__APPLE__))
+#include <pthread.h>
+static void release_threads_before_fork(void)
+{
+    omp_pause_resource_all(omp_pause_hard);
+}
+static void make_fork_safe(void)
+{
+    pthread_atfork(release_threads_before_fork, NULL, NULL);
+}
+#else
+static void make_fork_safe(void) {}
+#endif
+
 /* Runs once. The first call comes from the module import, holding the GIL,
  * so no lock is needed; later calls only read. */
 void nc_cpu_init(void)
 {
     if (initialized)
         return;
+    make_fork_safe();
     detect(&detected);
     kernel_name = kernel_from_environment();
     num_threads = explicit_threads();
