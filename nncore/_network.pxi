@@ -94,6 +94,12 @@ def train_profile_stop():
     }
 
 
+# Multiply-adds between two looks at pending signals in predict: tens of
+# milliseconds of work, so a Ctrl-C is answered well within half a second.
+cdef enum:
+    _PREDICT_CHUNK_MULTIPLY_ADDS = 1 << 28
+
+
 cdef class _ProgressState:
     """What the C hooks need: the user's callables and the first error one raised."""
     cdef object callback
@@ -624,35 +630,53 @@ cdef class Network:
                 raise ValueError("x contains NaN or infinity")
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be >= 1; got {batch_size}")
-        cdef size_t batch = batch_size if batch_size else max(1, min(n, 1024))
+        # By default batches of up to 1024 rows, fewer for a network so big that
+        # a batch would take more than a chunk's work (see below).
+        cdef size_t batch = batch_size if batch_size else max(1, min(
+            n, 1024, max(64, _PREDICT_CHUNK_MULTIPLY_ADDS // max(1, self.net.n_params))))
         cdef cnp.npy_intp dims[2]
         dims[0], dims[1] = n, self.layers[self.net.n_layers - 1].n_out
         out = cnp.PyArray_EMPTY(2, dims, self._type_num(), 0)
         cdef void *p = data_of(params)
         cdef void *po = data_of(out)
         cdef ptrdiff_t out_rs = dims[1]
-        cdef nc_status status
+        cdef nc_status status = NC_OK
+        # Many rows go through C a chunk of whole batches at a time (the same
+        # batches, so the same bits), with a look at pending signals between
+        # chunks: Ctrl-C stops a long predict after at most one chunk's work.
+        cdef size_t chunk = batch * max(1, _PREDICT_CHUNK_MULTIPLY_ADDS
+                                        // max(1, batch * self.net.n_params))
+        cdef size_t start = 0, count
         if guard is not None:
             guard.begin_read("predict")
         cdef _Workspace ws = None
         try:
             ws = self._borrow(batch)
-            if single:
-                with nogil:
-                    status = nc_network_predict_f32(&self.net, <float *>p, n, <float *>px, x_rs,
-                                                    <float *>po, out_rs, batch, ws.start, ws.size)
-            else:
-                with nogil:
-                    status = nc_network_predict_f64(&self.net, <double *>p, n, <double *>px,
-                                                    x_rs, <double *>po, out_rs, batch, ws.start,
-                                                    ws.size)
+            while True:
+                count = min(chunk, n - start)
+                if single:
+                    with nogil:
+                        status = nc_network_predict_f32(
+                            &self.net, <float *>p, count, <float *>px + <ptrdiff_t>start * x_rs,
+                            x_rs, <float *>po + <ptrdiff_t>start * out_rs, out_rs, batch,
+                            ws.start, ws.size)
+                else:
+                    with nogil:
+                        status = nc_network_predict_f64(
+                            &self.net, <double *>p, count,
+                            <double *>px + <ptrdiff_t>start * x_rs, x_rs,
+                            <double *>po + <ptrdiff_t>start * out_rs, out_rs, batch, ws.start,
+                            ws.size)
+                raise_for_status(status, "predict")
+                start += count
+                if start >= n:
+                    return out
+                PyErr_CheckSignals()
         finally:
             if ws is not None:
                 self._give_back(ws)
             if guard is not None:
                 guard.end_read()
-        raise_for_status(status, "predict")
-        return out
 
     def loss_grad(self, params, x, y, sample_weight=None, training=False, seed=0):
         """(loss, gradient) over all rows of x as ONE batch."""

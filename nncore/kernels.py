@@ -45,6 +45,9 @@ def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, out
     beta != 0. out: an (m, n) array of the result dtype to write into; it may
     be c itself. Returns out (or a new array).
 
+    Ctrl-C stops a big product within a fraction of a second (KeyboardInterrupt;
+    out is then partly written).
+
     >>> import numpy as np
     >>> from nncore.kernels import gemm
     >>> gemm(np.eye(2, dtype=np.float32), np.ones((2, 3), np.float32), alpha=2.0)
@@ -52,6 +55,33 @@ def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, out
            [2., 2., 2.]], dtype=float32)
     """
     return _gemm(a, b, c, alpha, beta, trans_a, trans_b, out, reference=False)
+
+
+# A product bigger than this many multiply-adds is computed in tiles, one C
+# call each, so that Python sees a Ctrl-C between two tiles (a fraction of a
+# second apart). Tiles keep at least 512 rows and 1024 columns, where the
+# repeated packing of the operands costs well under 1%, and the sums over k
+# are not split.
+_GEMM_TILE_MULTIPLY_ADDS = 1 << 31
+_GEMM_TILE_MIN_ROWS = 512
+_GEMM_TILE_MIN_COLS = 1024
+
+
+def _interruptible_tiles(m: int, n: int, k: int):
+    """(row slice, column slice) pairs covering the (m, n) result in tiles of
+    equal size (no thin leftover tile)."""
+    budget = _GEMM_TILE_MULTIPLY_ADDS
+    row_parts = 1
+    if m * n * k > budget:
+        row_parts = max(1, m // max(_GEMM_TILE_MIN_ROWS, budget // max(1, n * k)))
+    rows = max(1, -(-m // row_parts))
+    col_parts = 1
+    if rows * n * k > budget:
+        col_parts = max(1, n // max(_GEMM_TILE_MIN_COLS, budget // max(1, rows * k)))
+    cols = max(1, -(-n // col_parts))
+    for i in range(0, max(m, 1), rows):
+        for j in range(0, max(n, 1), cols):
+            yield slice(i, i + rows), slice(j, j + cols)
 
 
 def _gemm(a, b, c, alpha, beta, trans_a, trans_b, out, *, reference):
@@ -95,7 +125,8 @@ def _gemm(a, b, c, alpha, beta, trans_a, trans_b, out, *, reference):
         target = np.empty((m, n), dtype=dtype)
     if beta != 0 and not (c is target and c.shape == (m, n)):
         target[...] = c
-    _core.gemm(op_a, op_b, target, alpha, beta, reference)
+    for rows, cols in _interruptible_tiles(m, n, k):
+        _core.gemm(op_a[rows], op_b[:, cols], target[rows, cols], alpha, beta, reference)
     if target is not out:
         out[...] = target
     return out

@@ -433,3 +433,29 @@ def test_few_rows_give_the_bits_of_the_same_rows_in_a_larger_product(
                     a[:rows], b, c[:rows].copy(), 0.5, -1.0, False, False, None, reference=False
                 )
                 np.testing.assert_array_equal(part, whole[:rows], err_msg=f"{path} {rows} {n}x{k}")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_products_computed_in_tiles_give_the_bits_of_one_call(rng, dtype, monkeypatch):
+    """Big products run as several calls (so Ctrl-C is seen between them); with
+    tiny tiles forced, every argument combination gives one call's bits."""
+    m, n, k = 45, 38, 29
+    a = rng.standard_normal((m, k)).astype(dtype)
+    b = rng.standard_normal((n, k)).astype(dtype)
+    c = rng.standard_normal((m, n)).astype(dtype)
+    cases = [
+        dict(a=a, b=b, trans_b=True),
+        dict(a=a.T.copy(), b=b.T, trans_a=True, c=c, alpha=0.5, beta=-2.0),
+        dict(a=a[::-1], b=b[:, ::-1], trans_b=True, c=c[0], beta=1.0),
+    ]
+    one_call = [gemm(**case) for case in cases]
+    in_place = gemm(a, b, c.copy(), beta=3.0, trans_b=True)
+    monkeypatch.setattr(kernels, "_GEMM_TILE_MULTIPLY_ADDS", 500)
+    monkeypatch.setattr(kernels, "_GEMM_TILE_MIN_ROWS", 4)
+    monkeypatch.setattr(kernels, "_GEMM_TILE_MIN_COLS", 7)
+    assert len(list(kernels._interruptible_tiles(m, n, k))) > 20
+    for case, expected in zip(cases, one_call):
+        assert np.array_equal(gemm(**case), expected)
+    c_out = c.copy()
+    assert gemm(a, b, c_out, beta=3.0, trans_b=True, out=c_out) is c_out
+    assert np.array_equal(c_out, in_place)

@@ -6,9 +6,13 @@ Everything that could hang or crash runs in a child process with a timeout, so
 a regression fails the test instead of hanging the suite."""
 
 import os
+import queue
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 
 import pytest
 
@@ -86,7 +90,7 @@ def test_a_forked_child_trains_and_predicts(tmp_path):
         assert os.waitstatus_to_exitcode(status) == 0, status
         assert all(np.array_equal(a, b) for a, b in zip(work(), expected))  # parent still works
         print("ok")
-        """
+        """,
     )
     assert out.strip() == "ok"
 
@@ -117,6 +121,103 @@ def test_multiprocessing_workers_train_and_predict(tmp_path, method):
             assert [seed for seed, _ in results] == list(range(2))
             assert all(np.array_equal(p, reference) for _, p in results)
             print("ok")
-        """
+        """,
     )
     assert out.strip() == "ok"
+
+
+INTERRUPTED = {
+    "fit": """
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((20000, 64)).astype(np.float32)
+        y = x[:, :1] - x[:, 1:2]
+        model = nncore.Sequential(
+            [nncore.Dense(256, "relu", input_dim=64), nncore.Dense(1)], seed=0
+        )
+        model.compile(loss="mse", optimizer="adam")
+        model.fit(x[:64], y[:64], verbose=0)
+
+        def long_call():
+            model.fit(x, y, epochs=10000, batch_size=32, verbose=0)
+
+        def still_usable():
+            assert all(np.isfinite(w).all() for w in model.get_weights())
+            model.fit(x[:256], y[:256], epochs=1, verbose=0)
+            return np.isfinite(model.predict(x[:10])).all()
+        """,
+    "predict": """
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((60000, 128)).astype(np.float32)
+        model = nncore.Sequential(
+            [nncore.Dense(1024, "relu", input_dim=128), nncore.Dense(1024, "relu"),
+             nncore.Dense(1)], seed=0
+        )
+        expected = model.predict(x[:3000])
+
+        def long_call():
+            for _ in range(100):
+                model.predict(x)
+
+        def still_usable():
+            return np.array_equal(model.predict(x[:3000]), expected)
+        """,
+    "gemm": """
+        rng = np.random.default_rng(0)
+        a = rng.standard_normal((3000, 5000)).astype(np.float32)
+        small = a[:300, :300]
+        expected = kernels.matmul(small, small)
+
+        def long_call():
+            for _ in range(100):
+                kernels.gemm(a, a, trans_b=True)
+
+        def still_usable():
+            return np.array_equal(kernels.matmul(small, small), expected)
+        """,
+}
+
+INTERRUPT_DRIVER = """
+print("running", flush=True)
+try:
+    long_call()
+    print("finished", flush=True)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+print("usable" if still_usable() else "broken", flush=True)
+"""
+
+RESPONSE_SECONDS = 0.5
+
+
+@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT")
+@pytest.mark.parametrize("call", sorted(INTERRUPTED))
+def test_ctrl_c_stops_a_long_call_quickly_and_leaves_things_usable(tmp_path, call):
+    path = tmp_path / "script.py"
+    path.write_text(COMMON + textwrap.dedent(INTERRUPTED[call]) + INTERRUPT_DRIVER)
+    child = subprocess.Popen(
+        [sys.executable, str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    lines = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in child.stdout])
+    reader.start()
+    try:
+        assert lines.get(timeout=TIMEOUT) == "running\n"
+        time.sleep(0.5)  # well inside the C call
+        sent = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        answer = lines.get(timeout=TIMEOUT)
+        response = time.monotonic() - sent
+        assert answer == "interrupted\n"
+        assert lines.get(timeout=TIMEOUT) == "usable\n"
+        assert child.wait(timeout=TIMEOUT) == 0
+    finally:
+        child.kill()
+        child.wait()
+        reader.join()
+        child.stderr.close()
+    print(f"{call}: Ctrl-C answered in {response * 1000:.0f} ms")
+    assert response < RESPONSE_SECONDS
