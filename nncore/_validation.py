@@ -37,6 +37,8 @@ def float_array(x, name: str, *, ndim=None, allow_int: bool = False) -> np.ndarr
     kind = arr.dtype.kind
     if kind == "f" and arr.dtype in FLOAT_DTYPES:
         pass
+    elif kind == "f" and arr.dtype.newbyteorder("=") in FLOAT_DTYPES:  # other byte order
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     elif kind == "f":  # float16, longdouble
         arr = arr.astype(np.float64)
     elif kind in "iu" and allow_int:

@@ -7,6 +7,8 @@ while the C code runs.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from nncore import _core, names
@@ -186,7 +188,9 @@ def _alpha_for(name, alpha):
 
 def _rows(arr):
     """arr as 2-D (rows, last axis) with unit column stride: a view whenever possible."""
-    matrix = arr.reshape(1, 1) if arr.ndim == 0 else arr.reshape(-1, arr.shape[-1])
+    # the row count is explicit: reshape(-1, 0) is ambiguous for empty arrays
+    rows = math.prod(arr.shape[:-1])
+    matrix = arr.reshape(1, 1) if arr.ndim == 0 else arr.reshape(rows, arr.shape[-1])
     if matrix.shape[1] > 1 and matrix.strides[1] != matrix.itemsize:
         matrix = np.ascontiguousarray(matrix)
     return kernel_ready(matrix, matrix.dtype)

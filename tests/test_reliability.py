@@ -20,3 +20,19 @@ def test_a_predict_in_many_chunks_gives_the_bits_of_small_predicts():
     whole = model.predict(x, batch_size=227)
     for rows in (slice(0, 227), slice(227, 681), slice(454, 700)):
         assert np.array_equal(whole[rows], model.predict(x[rows], batch_size=227))
+
+
+def test_empty_last_axis_and_foreign_byte_order():
+    """Found by the fuzzers: an empty last axis broke the kernels' reshaping;
+    float32 in the other byte order came back as float64."""
+    from nncore import kernels
+
+    for shape in ((0,), (3, 0), (0, 0), (2, 0, 4)):
+        x = np.zeros(shape, np.float32)
+        assert kernels.activation(x, "relu").shape == shape
+        assert kernels.activation_grad(x, x, x, "tanh").shape == shape
+    swapped = np.arange(6, dtype=">f4").reshape(2, 3)
+    assert kernels.activation(swapped, "linear").dtype == np.float32
+    assert kernels.gemm(swapped, swapped.T).dtype == np.float32
+    np.testing.assert_array_equal(kernels.gemm(swapped, swapped.T), swapped @ swapped.T)
+    assert kernels.gemm(swapped.astype(">f8"), swapped.T).dtype == np.float64
