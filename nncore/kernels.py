@@ -105,11 +105,13 @@ def _gemm(a, b, c, alpha, beta, trans_a, trans_b, out, *, reference):
     dtype = result_dtype(a, b, c, out)
     if c is not None:
         try:
-            np.broadcast_shapes(c.shape, (m, n))
+            fits = np.broadcast_shapes(c.shape, (m, n)) == (m, n)  # c to the result, not both ways
         except ValueError:
+            fits = False
+        if not fits:
             raise ValueError(
                 f"c must be broadcastable to the result shape {(m, n)}; got shape {c.shape}"
-            ) from None
+            )
     if out is None:
         out = np.empty((m, n), dtype=dtype)
     else:
