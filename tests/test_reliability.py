@@ -2,7 +2,13 @@
 bits as small ones, failed calls change nothing, memory stays flat, and index
 arithmetic is 64-bit."""
 
+import os
+import re
+import subprocess
+import sys
+
 import numpy as np
+import pytest
 
 import nncore
 
@@ -36,3 +42,60 @@ def test_empty_last_axis_and_foreign_byte_order():
     assert kernels.gemm(swapped, swapped.T).dtype == np.float32
     np.testing.assert_array_equal(kernels.gemm(swapped, swapped.T), swapped @ swapped.T)
     assert kernels.gemm(swapped.astype(">f8"), swapped.T).dtype == np.float64
+
+
+def test_a_fit_whose_loss_stops_being_finite_keeps_the_last_finite_step():
+    """The weights, optimizer state and step count after the FloatingPointError
+    are exactly those after the last batch whose loss was finite."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((40, 3))
+    y = x @ np.array([[1.0], [-2.0], [0.5]]) * 1e3
+
+    def model():
+        m = nncore.Sequential([nncore.Dense(8, "relu", input_dim=3), nncore.Dense(1)], seed=2)
+        m.compile(loss="mse", optimizer=nncore.optimizers.SGD(learning_rate=0.05, momentum=0.9))
+        return m
+
+    failing = model()
+    with pytest.raises(FloatingPointError):
+        failing.fit(x, y, epochs=50, batch_size=4, shuffle=False, verbose=0)
+    steps = failing.optimizer.iterations
+    assert steps > 0
+    reference = model()
+    for step in range(steps):
+        rows = slice(step % 10 * 4, step % 10 * 4 + 4)
+        assert np.isfinite(reference.train_on_batch(x[rows], y[rows]))
+    for got, want in zip(failing.get_weights(), reference.get_weights()):
+        assert np.isfinite(got).all() and np.array_equal(got, want)
+    assert np.array_equal(failing._opt_state, reference._opt_state)
+    with pytest.raises(FloatingPointError):  # the next batch is the one that failed
+        rows = slice(steps % 10 * 4, steps % 10 * 4 + 4)
+        reference.train_on_batch(x[rows], y[rows])
+
+
+def test_the_fuzzers_find_no_crash_and_no_unexplained_error(tmp_path):
+    """tests/fuzz_api.py in a subprocess: a crash in compiled code shows here as
+    the child's exit status (with faulthandler's traceback in its output)."""
+    fuzzers = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz_api.py")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "faulthandler",
+            "-m",
+            "pytest",
+            fuzzers,
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--hypothesis-show-statistics",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-4000:]
+    examples = sum(map(int, re.findall(r"(\d+) passing,", result.stdout)))
+    print(f"the fuzzers tried {examples} cases")
+    assert examples >= 500
