@@ -462,7 +462,7 @@ def forward(model, x):
 def test_predict(x, model_dtype, batch_size):
     model = regression_model(model_dtype)
     before = snapshot(model)
-    result, error = refused(lambda: model.predict(x, batch_size=batch_size), "X", "batch_size")
+    result, error = refused(lambda: model.predict(x, batch_size=batch_size), "x", "X", "batch_size")
     valid = (
         (is_float(x.dtype.str) or x.dtype.kind in "iu")
         and x.shape[1] == 3

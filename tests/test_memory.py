@@ -102,7 +102,7 @@ for inputs in (x, values):
     model = nncore.Sequential([nncore.Dense(6, "relu", input_dim=COLS), nncore.Dense(2)], seed=0)
     model.compile(loss="mse", optimizer="adam")
     model.fit(inputs, y, epochs=3, batch_size=2, verbose=0)
-    runs.append((model.get_weights(), model.predict(inputs), model.evaluate(inputs, y)))
+    runs.append((model.get_weights(), model.predict(inputs), model.evaluate(inputs, y, verbose=0)))
 (w1, p1, l1), (w2, p2, l2) = runs
 assert all(np.array_equal(a, b) for a, b in zip(w1, w2))
 assert np.array_equal(p1, p2) and l1 == l2

@@ -99,3 +99,49 @@ def test_the_fuzzers_find_no_crash_and_no_unexplained_error(tmp_path):
     examples = sum(map(int, re.findall(r"(\d+) passing,", result.stdout)))
     print(f"the fuzzers tried {examples} cases")
     assert examples >= 500
+
+
+def test_a_failed_load_weights_or_set_weights_changes_nothing(tmp_path):
+    pytest.importorskip("h5py")
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((32, 4)), rng.standard_normal((32, 1))
+
+    def trained(width, seed):
+        m = nncore.Sequential(
+            [nncore.Dense(width, "tanh", input_dim=4), nncore.Dense(1)], seed=seed
+        )
+        m.compile(loss="mse", optimizer="adam")
+        m.fit(x, y, epochs=2, verbose=0)
+        return m
+
+    model = trained(6, seed=1)
+    state = (
+        [w.copy() for w in model.get_weights()],
+        model._opt_state.copy(),
+        model.optimizer.iterations,
+        model.history,
+    )
+
+    def unchanged():
+        weights, opt_state, iterations, history = state
+        assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), weights))
+        assert np.array_equal(model._opt_state, opt_state)
+        assert model.optimizer.iterations == iterations and model.history is history
+
+    other = tmp_path / "other.weights.h5"
+    trained(7, seed=2).save_weights(other)  # another architecture
+    truncated = tmp_path / "truncated.weights.h5"
+    own = tmp_path / "own.weights.h5"
+    trained(6, seed=3).save_weights(own)
+    truncated.write_bytes(own.read_bytes()[:-200])
+    for path in (other, truncated, tmp_path / "missing.weights.h5", tmp_path / "m.nnc"):
+        with pytest.raises((ValueError, OSError)):
+            model.load_weights(path)
+        unchanged()
+    good = [w.copy() for w in model.get_weights()]
+    for bad in (good[:-1], good[:-1] + [good[-1][:0]], [w.T for w in good], good + [good[0]]):
+        with pytest.raises((ValueError, TypeError)):
+            model.set_weights(bad)
+        unchanged()
+    model.load_weights(own)  # and a good file still loads
+    assert not np.array_equal(model.get_weights()[0], state[0][0])
