@@ -40,7 +40,7 @@ def main():
     mnist = nncore_model(widths, act)
     mnist.compile(loss=mnist.loss, optimizer=mnist.optimizer, metrics=["accuracy"])
     mnist.fit(x[:256], y[:256], epochs=1, verbose=0)
-    seconds = best_seconds(lambda: mnist.evaluate(x, y, batch_size=batch))
+    seconds = best_seconds(lambda: mnist.evaluate(x, y, batch_size=batch, verbose=0))
     figures["mnist_evaluate_rows_per_s"] = n / seconds
 
     class EveryBatch(nncore.callbacks.Callback):
