@@ -628,6 +628,54 @@ def test_layer_arguments(units, activation, rate):
         assert not valid or units >= 10**6, error
 
 
+@given(
+    data=st.data(),
+    n=st.sampled_from([1, 2, 7, 40]),
+    classifier=st.booleans(),
+    y_kind=st.sampled_from(["good", "good", "short", "nan", "text", "2d"]),
+    hidden=st.sampled_from([(4,), (), (0,), (-1,), (3, 2)]),
+    max_iter=st.sampled_from([3, 0, -1]),
+)
+def test_sklearn_estimators(data, n, classifier, y_kind, hidden, max_iter):
+    sk = pytest.importorskip("nncore.sklearn")
+    x = data.draw(array_strategy(st.just((n, 3))), "x")
+    rng = np.random.default_rng(n)
+    y = rng.integers(0, 2, n) if classifier else rng.standard_normal(n)
+    if y_kind == "short":
+        y = y[:-1]
+    elif y_kind == "nan":
+        y = y.astype(float)
+        y[0] = np.nan
+    elif y_kind == "text":
+        y = np.array(["a", "b"] * n)[:n]
+    elif y_kind == "2d":
+        y = np.stack([y, y], axis=1)
+    make = sk.MLPClassifier if classifier else sk.MLPRegressor
+    model = make(hidden_layer_sizes=hidden, max_iter=max_iter, random_state=0)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning after 3 iterations
+        try:
+            model.fit(x, y)
+        except (ValueError, TypeError) as exc:  # scikit-learn's validation words its own
+            assert str(exc), exc
+            return
+    # scikit-learn's validation may convert object and string arrays of numbers
+    numeric = is_float(x.dtype.str) or x.dtype.kind in "iubOU"
+    assert (
+        numeric
+        and np.isfinite(x.astype(float)).all()
+        and y_kind in ("good", "2d", "text")
+        and max_iter > 0
+    )
+    assert all(h > 0 for h in hidden)
+    prediction = model.predict(x)
+    assert len(prediction) == n
+    if not classifier:
+        assert np.isfinite(prediction).all()
+
+
 # ------------------------------------------------------------- the CLI
 
 
