@@ -185,7 +185,7 @@ def main():
     kernels.set_num_threads(before)
 
     print("# nncore GEMM vs numpy (OpenBLAS)\n")
-    print(f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
+    print(f"- date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC")
     print(f"- CPU: {cpu_name()}, {os.cpu_count()} logical CPUs")
     print(f"- nncore path: {kernels.cpu_features()['kernel']}; numpy {np.__version__}")
     for info in blas:

@@ -1,6 +1,9 @@
+# cython: freethreading_compatible=True
 # An extension of "another package" that uses nncore's kernels from Cython,
 # without the GIL and without linking to nncore: tests/test_embedding.py
 # builds it against the installed nncore. It is also the README's example.
+# It keeps no state of its own, so free-threaded Python may run it without
+# the GIL (the directive on the first line says so).
 from libc.stdint cimport uintptr_t
 from libc.stdlib cimport free, malloc
 
