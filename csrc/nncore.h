@@ -18,6 +18,16 @@
  *     where BLAS order (sizes, alpha, A, B, beta, C) is what readers expect;
  *     elementwise kernels take (sizes, inputs..., outputs...).
  *   - Output buffers may alias inputs exactly where a comment says so.
+ *   - Status: NC_OK (0) on success. A NULL pointer where data is needed, an
+ *     enum value outside its list or a size the function cannot take gives
+ *     NC_ERR_INVALID_ARGUMENT; the other codes are named by the functions
+ *     that return them. nc_status_message(status) describes one in English.
+ *
+ * From another package: nncore.get_include() (Python) is the folder that
+ * holds this header, and Cython code cimports every function below, under
+ * the same name, from nncore.cython_kernels, which finds them at import time
+ * (nothing of nncore is linked). nncore.cython_kernels.NetworkSnapshot gives
+ * an nncore model's nc_network and parameters for nc_network_predict_*.
  */
 #ifndef NNCORE_H
 #define NNCORE_H
@@ -537,8 +547,20 @@ int nc_all_finite_f64(size_t m, size_t n, const double *x, ptrdiff_t x_rs);
  * generation in an interval") drawn from splitmix64. */
 void nc_permutation(size_t n, uint64_t seed, uint64_t stream, size_t *order);
 
-/* Inference (dropout off): out (n x n_out, row stride out_rs) = net(x),
- * processed in chunks of batch_size rows through the workspace. */
+/* Inference (dropout off): out = net(x), processed in chunks of batch_size
+ * rows through the workspace.
+ *   params     the network's flat parameter buffer (net->n_params values)
+ *   x          n x n_in  (the first layer's n_in), row stride x_rs, column stride 1
+ *   out        n x n_out (the last layer's n_out), row stride out_rs, column stride 1
+ *   workspace  at least nc_network_workspace_size(net, batch_size, sizeof(T))
+ *              bytes, aligned to 64; one per concurrent call (the call writes it)
+ * Nothing but out and the workspace is written, so calls that share net and
+ * params may run at once on several threads, each with its own workspace.
+ * Denormals are flushed to zero during the call and the caller's
+ * floating-point mode is restored before it returns. n == 0 writes nothing.
+ * Returns NC_ERR_INVALID_ARGUMENT for batch_size 0, a NULL x, out or params
+ * with n > 0, or a description nc_network_check refuses; NC_ERR_WORKSPACE for
+ * a missing or too small workspace. */
 nc_status nc_network_predict_f32(const nc_network *net, const float *params, size_t n,
                                  const float *x, ptrdiff_t x_rs, float *out, ptrdiff_t out_rs,
                                  size_t batch_size, void *workspace, size_t workspace_bytes);
