@@ -16,6 +16,7 @@ nncore.get_include(), and _cython_kernels_forwarders.pxi (write_forwarders).
 
 Environment knobs at build time:
     NNCORE_OPENMP=0   build without OpenMP (the kernels then run on one thread)
+    NNCORE_WERROR=0   compiler warnings in csrc/ do not stop the build
 """
 
 import os
@@ -68,6 +69,9 @@ def isa_of(path):
     return suffix if "_" in stem and suffix in KNOWN_ISAS else None
 
 
+PORTABLE_SOURCES = sorted(p for p in glob(os.path.join(CSRC, "*.c")) if isa_of(p) is None)
+
+
 def isa_sources_for(machine):
     """The ISA-specific files that belong to this target machine."""
     wanted = {"x86_64": ("avx2", "avx512"), "amd64": ("avx2", "avx512")}.get(machine, ())
@@ -77,8 +81,11 @@ def isa_sources_for(machine):
 
 
 class BuildExt(build_ext):
-    """Compiles the kernels' ISA files each with its own flags, and OpenMP where
-    available (only nncore.cython_kernels has C sources)."""
+    """Compiles csrc/ into nncore.cython_kernels: the portable files for any CPU,
+    each ISA file with its own instruction set's flags, OpenMP where available,
+    warnings as errors with gcc and clang (NNCORE_WERROR=0 turns that off).
+    The C that Cython generates is compiled with the same warnings shown but
+    never as errors: it is not nncore's code."""
 
     def build_extensions(self):
         family = "msvc" if self.compiler.compiler_type == "msvc" else "unix"
@@ -88,37 +95,41 @@ class BuildExt(build_ext):
             # (nncore never reads errno or the floating-point exception flags)
             base = ["-std=c11", "-O3", "-Wall", "-Wextra", "-fno-strict-aliasing"]
             base += ["-fopenmp-simd", "-fno-math-errno", "-fno-trapping-math"]
-            if os.environ.get("NNCORE_WERROR", "1") != "0":
-                base.append("-Werror=implicit-function-declaration")
+            werror = ["-Werror"] if os.environ.get("NNCORE_WERROR", "1") != "0" else []
         else:
-            base = ["/O2", "/std:c11"]
+            base, werror = ["/O2", "/std:c11"], []
         omp_compile, omp_link = self.openmp_flags(family)
         for ext in self.extensions:
             ext.extra_compile_args = list(base)
-            if ext.name != KERNELS_MODULE:
-                continue
-            isa_files = isa_sources_for(target_machine())
-            objects = []
-            for path in isa_files:
-                flags = base + omp_compile + ISA_FLAGS[family][isa_of(path)]
-                macros = [("NNCORE_HAVE_" + isa_of(path).upper(), "1")]
-                objects += self.compiler.compile(
-                    [path],
-                    output_dir=self.build_temp,
-                    include_dirs=[CSRC],
-                    macros=macros,
-                    extra_postargs=flags,
-                    depends=ext.depends,
-                )
-            ext.extra_objects = objects + list(ext.extra_objects or [])
-            ext.define_macros = list(ext.define_macros or []) + [
-                ("NNCORE_HAVE_" + isa_of(p).upper(), "1") for p in isa_files
-            ]
-            if omp_compile:
-                ext.define_macros.append(("NNCORE_OPENMP", "1"))
-            ext.extra_compile_args = base + omp_compile
-            ext.extra_link_args = omp_link
+            if ext.name == KERNELS_MODULE:
+                kernel_flags = base + werror + omp_compile
+                ext.extra_objects = self.compile_kernels(ext, family, kernel_flags, omp_compile)
+                ext.extra_link_args = omp_link
         super().build_extensions()
+
+    def compile_kernels(self, ext, family, flags, omp_compile):
+        """The object files of csrc/ for this target machine."""
+        isa_files = isa_sources_for(target_machine())
+        # cpu.c offers the SIMD paths whose files are built (NNCORE_HAVE_<ISA>)
+        macros = [("NNCORE_HAVE_" + isa_of(p).upper(), "1") for p in isa_files]
+        if omp_compile:
+            macros.append(("NNCORE_OPENMP", "1"))
+        objects = self.compile_c(PORTABLE_SOURCES, macros, flags, ext.depends)
+        for path in isa_files:
+            isa = isa_of(path)
+            macro = [("NNCORE_HAVE_" + isa.upper(), "1")]
+            objects += self.compile_c([path], macro, flags + ISA_FLAGS[family][isa], ext.depends)
+        return objects
+
+    def compile_c(self, sources, macros, flags, depends):
+        return self.compiler.compile(
+            sources,
+            output_dir=self.build_temp,
+            include_dirs=[CSRC],
+            macros=macros,
+            extra_postargs=flags,
+            depends=depends,
+        )
 
     def openmp_flags(self, family):
         if os.environ.get("NNCORE_OPENMP", "1") == "0":
@@ -203,11 +214,9 @@ def write_forwarders():
 copy_header()
 write_forwarders()
 
-portable_sources = sorted(p for p in glob(os.path.join(CSRC, "*.c")) if isa_of(p) is None)
-
 kernels_extension = Extension(
     KERNELS_MODULE,
-    sources=["nncore/cython_kernels.pyx"] + portable_sources,
+    sources=["nncore/cython_kernels.pyx"],  # and csrc/, compiled by BuildExt
     include_dirs=[CSRC],
     depends=glob(os.path.join(CSRC, "*.h")) + glob(os.path.join(CSRC, "*.c")),
 )
