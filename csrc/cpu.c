@@ -251,7 +251,7 @@ nc_status nc_set_kernel(const char *name)
 void nc_set_num_threads(int n)
 {
     nc_cpu_init();
-    num_threads = n > 0 ? n : 1;
+    num_threads = n < 1 ? 1 : (n > NC_MAX_THREADS ? NC_MAX_THREADS : n);
 }
 
 int nc_get_num_threads(void)

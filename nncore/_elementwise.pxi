@@ -1,17 +1,48 @@
 # Activations, losses, bias pieces and optimizer steps: bindings over
-# csrc/activations.c, losses.c, optim.c and their *_ref twins. Arrays come
-# checked from nncore/kernels.py: 2-D, one float dtype, unit column stride,
-# row strides that are whole elements. `reference` selects the naive twin.
+# csrc/activations.c, losses.c, optim.c and their *_ref twins. Each checks
+# its arrays (check_rows): 2-D, one float dtype, aligned, unit column
+# stride, row strides that are whole elements, matching shapes, outputs
+# writable and apart from the inputs they may not alias. `reference`
+# selects the naive twin.
 
 
 cdef inline ptrdiff_t row_stride(cnp.ndarray a) noexcept:
     return stride_of(a, 0)
 
 
-def activation_forward(cnp.ndarray x, cnp.ndarray y, str name, double alpha,
-                       bint reference=False):
+cdef int check_rows(object x, str where, str name, int type_num, tuple shape,
+                    bint writable) except -1:
+    """x: a 2-D array of rows with adjacent columns (shape checked unless None)."""
+    check_array(x, where, name, 2, type_num, writable)
+    if shape is not None:
+        check_shape(x, where, name, shape)
+    check_unit_columns(x, where, name)
+    return 0
+
+
+cdef int check_vector(object x, str where, str name, int type_num, Py_ssize_t length,
+                      bint writable) except -1:
+    """x: a contiguous 1-D array of `length` elements."""
+    check_array(x, where, name, 1, type_num, writable)
+    check_shape(x, where, name, (length,))
+    if length > 1 and x.strides[0] != x.itemsize:
+        raise ValueError(f"{where}: {name} must be contiguous; got strides {x.strides}")
+    return 0
+
+
+cdef int code_of(dict table, object name, str where, str what) except -1:
+    if not isinstance(name, str) or name not in table:
+        raise ValueError(f"{where}: {what} must be one of {', '.join(table)}; got {name!r}")
+    return table[name]
+
+
+def activation_forward(x, y, name, double alpha, bint reference=False):
     """y <- f(x) row by row (y may be x)."""
-    cdef nc_activation act = ACTIVATION_CODES[name]
+    where = "activation"
+    cdef nc_activation act = <nc_activation>code_of(ACTIVATION_CODES, name, where, "name")
+    check_rows(x, where, "x", -1, None, False)
+    check_rows(y, where, "y", cnp.PyArray_TYPE(<cnp.ndarray>x), x.shape, True)
+    check_apart(y, "y", x, "x", where, True)
     cdef size_t m = x.shape[0], n = x.shape[1]
     cdef ptrdiff_t x_rs = row_stride(x), y_rs = row_stride(y)
     cdef void *px = data_of(x)
@@ -36,10 +67,18 @@ def activation_forward(cnp.ndarray x, cnp.ndarray y, str name, double alpha,
     raise_for_status(status, "activation")
 
 
-def activation_backward(cnp.ndarray x, cnp.ndarray y, cnp.ndarray dy, cnp.ndarray dx,
-                        str name, double alpha, bint reference=False):
+def activation_backward(x, y, dy, dx, name, double alpha, bint reference=False):
     """dx <- dL/dx from x, y = f(x) and dy = dL/dy (dx may be dy)."""
-    cdef nc_activation act = ACTIVATION_CODES[name]
+    where = "activation_grad"
+    cdef nc_activation act = <nc_activation>code_of(ACTIVATION_CODES, name, where, "name")
+    check_rows(x, where, "x", -1, None, False)
+    cdef int kind = cnp.PyArray_TYPE(<cnp.ndarray>x)
+    check_rows(y, where, "y", kind, x.shape, False)
+    check_rows(dy, where, "dy", kind, x.shape, False)
+    check_rows(dx, where, "dx", kind, x.shape, True)
+    check_apart(dx, "dx", x, "x", where, False)
+    check_apart(dx, "dx", y, "y", where, False)
+    check_apart(dx, "dx", dy, "dy", where, True)
     cdef size_t m = x.shape[0], n = x.shape[1]
     cdef ptrdiff_t x_rs = row_stride(x), y_rs = row_stride(y)
     cdef ptrdiff_t dy_rs = row_stride(dy), dx_rs = row_stride(dx)
@@ -71,10 +110,24 @@ def activation_backward(cnp.ndarray x, cnp.ndarray y, cnp.ndarray dy, cnp.ndarra
     raise_for_status(status, "activation_grad")
 
 
-def loss_value(cnp.ndarray p, cnp.ndarray t, str name, bint from_logits, sample_weight,
-               bint reference=False):
+cdef int check_loss_arrays(object p, object t, object sample_weight, nc_loss loss,
+                           str where) except -1:
+    """p (m, n); t (m, n), or (m, 1) labels for the sparse loss; sample_weight
+    None or (m,) contiguous; one float dtype."""
+    check_rows(p, where, "p", -1, None, False)
+    cdef int kind = cnp.PyArray_TYPE(<cnp.ndarray>p)
+    m = p.shape[0]
+    width = 1 if loss == NC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY else p.shape[1]
+    check_rows(t, where, "t", kind, (m, width), False)
+    if sample_weight is not None:
+        check_vector(sample_weight, where, "sample_weight", kind, m, False)
+    return 0
+
+
+def loss_value(p, t, name, bint from_logits, sample_weight, bint reference=False):
     """The loss of predictions p (m x n) against targets t (m x n, or m x 1 labels)."""
-    cdef nc_loss loss = LOSS_CODES[name]
+    cdef nc_loss loss = <nc_loss>code_of(LOSS_CODES, name, "loss", "name")
+    check_loss_arrays(p, t, sample_weight, loss, "loss")
     cdef size_t m = p.shape[0], n = p.shape[1]
     cdef ptrdiff_t p_rs = row_stride(p), t_rs = row_stride(t)
     cdef void *pp = data_of(p)
@@ -103,10 +156,16 @@ def loss_value(cnp.ndarray p, cnp.ndarray t, str name, bint from_logits, sample_
     return value
 
 
-def loss_gradient(cnp.ndarray p, cnp.ndarray t, str name, bint from_logits, sample_weight,
-                  cnp.ndarray grad, bint reference=False):
+def loss_gradient(p, t, name, bint from_logits, sample_weight, grad, bint reference=False):
     """grad <- d loss / d p (grad may be p)."""
-    cdef nc_loss loss = LOSS_CODES[name]
+    where = "loss_grad"
+    cdef nc_loss loss = <nc_loss>code_of(LOSS_CODES, name, where, "name")
+    check_loss_arrays(p, t, sample_weight, loss, where)
+    check_rows(grad, where, "grad", cnp.PyArray_TYPE(<cnp.ndarray>p), p.shape, True)
+    check_apart(grad, "grad", p, "p", where, True)
+    check_apart(grad, "grad", t, "t", where, False)
+    if sample_weight is not None:
+        check_apart(grad, "grad", sample_weight, "sample_weight", where, False)
     cdef size_t m = p.shape[0], n = p.shape[1]
     cdef ptrdiff_t p_rs = row_stride(p), t_rs = row_stride(t), g_rs = row_stride(grad)
     cdef void *pp = data_of(p)
@@ -135,11 +194,23 @@ def loss_gradient(cnp.ndarray p, cnp.ndarray t, str name, bint from_logits, samp
     raise_for_status(status, "loss_grad")
 
 
-def loss_value_gradient(cnp.ndarray p, cnp.ndarray t, str name, bint from_logits, sample_weight,
-                        cnp.ndarray grad, prob=None, bint reference=False):
+def loss_value_gradient(p, t, name, bint from_logits, sample_weight, grad, prob=None,
+                        bint reference=False):
     """The loss value, grad <- d loss / d p and (from logits) prob <- the
     output activation of p, in one call. grad and prob must not overlap p."""
-    cdef nc_loss loss = LOSS_CODES[name]
+    where = "loss_value_grad"
+    cdef nc_loss loss = <nc_loss>code_of(LOSS_CODES, name, where, "name")
+    check_loss_arrays(p, t, sample_weight, loss, where)
+    cdef int kind = cnp.PyArray_TYPE(<cnp.ndarray>p)
+    outputs = [(grad, "grad")] + ([(prob, "prob")] if prob is not None else [])
+    for arr, arg in outputs:
+        check_rows(arr, where, arg, kind, p.shape, True)
+        check_apart(arr, arg, p, "p", where, False)
+        check_apart(arr, arg, t, "t", where, False)
+        if sample_weight is not None:
+            check_apart(arr, arg, sample_weight, "sample_weight", where, False)
+    if prob is not None:
+        check_apart(prob, "prob", grad, "grad", where, False)
     cdef size_t m = p.shape[0], n = p.shape[1]
     cdef ptrdiff_t p_rs = row_stride(p), t_rs = row_stride(t), g_rs = row_stride(grad)
     cdef ptrdiff_t q_rs = row_stride(<cnp.ndarray>prob) if prob is not None else 0
@@ -174,8 +245,11 @@ def loss_value_gradient(cnp.ndarray p, cnp.ndarray t, str name, bint from_logits
     raise_for_status(status, "loss_value_grad")
     return value
 
-def bias_add(cnp.ndarray bias, cnp.ndarray y, bint reference=False):
+def bias_add(bias, y, bint reference=False):
     """y[i, :] += bias."""
+    check_rows(y, "bias_add", "y", -1, None, True)
+    check_vector(bias, "bias_add", "bias", cnp.PyArray_TYPE(<cnp.ndarray>y), y.shape[1], False)
+    check_apart(y, "y", bias, "bias", "bias_add", False)
     cdef size_t m = y.shape[0], n = y.shape[1]
     cdef ptrdiff_t y_rs = row_stride(y)
     cdef void *pb = data_of(bias)
@@ -192,8 +266,11 @@ def bias_add(cnp.ndarray bias, cnp.ndarray y, bint reference=False):
     raise_for_status(status, "bias_add")
 
 
-def bias_grad(cnp.ndarray dy, cnp.ndarray dbias, double beta, bint reference=False):
+def bias_grad(dy, dbias, double beta, bint reference=False):
     """dbias <- beta * dbias + column sums of dy."""
+    check_rows(dy, "bias_grad", "dy", -1, None, False)
+    check_vector(dbias, "bias_grad", "dbias", cnp.PyArray_TYPE(<cnp.ndarray>dy), dy.shape[1], True)
+    check_apart(dbias, "dbias", dy, "dy", "bias_grad", False)
     cdef size_t m = dy.shape[0], n = dy.shape[1]
     cdef ptrdiff_t dy_rs = row_stride(dy)
     cdef void *pdy = data_of(dy)
@@ -210,12 +287,19 @@ def bias_grad(cnp.ndarray dy, cnp.ndarray dbias, double beta, bint reference=Fal
     raise_for_status(status, "bias_grad")
 
 
-def optimizer_step(dict optimizer, cnp.ndarray w, cnp.ndarray g, cnp.ndarray state,
-                   bint reference=False):
+def optimizer_step(dict optimizer, w, g, state, bint reference=False):
     """One update of the contiguous 1-D w from g; state holds the slots.
     optimizer: the dict of Network.train_epoch; its "iterations" is updated."""
+    where = "optimizer_step"
+    check_array(w, where, "w", 1, -1, True)
+    cdef int kind = cnp.PyArray_TYPE(<cnp.ndarray>w)
+    check_array(g, where, "g", 1, kind, False)
+    check_array(state, where, "state", 1, kind, True)
+    for arr, arg in ((g, "g"), (state, "state")):
+        check_apart(w, "w", arr, arg, where, False)
+    check_apart(state, "state", g, "g", where, False)
     cdef nc_optimizer opt
-    opt.kind = OPTIMIZER_CODES[optimizer["kind"]]
+    opt.kind = <nc_optimizer_kind>code_of(OPTIMIZER_CODES, optimizer["kind"], where, "kind")
     opt.learning_rate = optimizer["learning_rate"]
     opt.momentum = optimizer["momentum"]
     opt.nesterov = bool(optimizer["nesterov"])

@@ -1,13 +1,30 @@
 # GEMM binding.
 
-def gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, double alpha, double beta,
-         bint reference=False):
+cdef int check_gemm_operands(object a, object b, object c, str where) except -1:
+    """a (m, k), b (k, n) and c (m, n) for nc_gemm: one float dtype (c's),
+    c writable and apart from a and b."""
+    check_array(c, where, "c", 2, -1, True)
+    cdef int kind = cnp.PyArray_TYPE(<cnp.ndarray>c)
+    check_array(a, where, "a", 2, kind, False)
+    check_array(b, where, "b", 2, kind, False)
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(f"{where}: the rows of b ({b.shape[0]}) must match the columns of a "
+                         f"({a.shape[1]})")
+    check_shape(c, where, "c", (a.shape[0], b.shape[1]))
+    check_apart(c, "c", a, "a", where, False)
+    check_apart(c, "c", b, "b", where, False)
+    return 0
+
+
+def gemm(a, b, c, double alpha, double beta, bint reference=False):
     """c <- alpha * a @ b + beta * c, in place.
 
     a (m, k), b (k, n), c (m, n): 2-D arrays of one dtype (float32 or
-    float64) whose strides are multiples of the item size; c must not
-    overlap a or b. Checked by the caller (nncore.kernels.gemm).
+    float64), aligned, whose strides are whole elements (negative too); c
+    writable and apart from a and b. Anything else raises ValueError or
+    TypeError naming the argument.
     """
+    check_gemm_operands(a, b, c, "gemm")
     cdef size_t m = a.shape[0], k = a.shape[1], n = b.shape[1]
     cdef ptrdiff_t a_rs = stride_of(a, 0), a_cs = stride_of(a, 1)
     cdef ptrdiff_t b_rs = stride_of(b, 0), b_cs = stride_of(b, 1)
@@ -39,16 +56,44 @@ def gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, double alpha, double beta,
     raise_for_status(status, "gemm")
 
 
-def gemm_epilogue(cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, double alpha, double beta,
-                  str kind, str activation, double act_alpha=0.0, bias=None, out=None,
-                  z=None, y=None, bint reference=False):
+def gemm_epilogue(a, b, c, double alpha, double beta, str kind, str activation,
+                  double act_alpha=0.0, bias=None, out=None, z=None, y=None,
+                  bint reference=False):
     """c <- alpha * a @ b + beta * c, then the epilogue on each finished tile.
 
     kind "bias_activation": c += bias (when given), then out = act(c) (c
     itself when out is None); kind "activation_grad": c = act'(z, y) * c.
-    For tests and for code that builds its own layers: c, out, z and y are
-    C-contiguous rows (column stride 1), one dtype; checked by the caller.
+    For tests and for code that builds its own layers: a, b, c as for gemm,
+    c with adjacent columns; bias (n,) contiguous; out, z and y (m, n) with
+    adjacent columns; one dtype. Anything else raises ValueError/TypeError.
     """
+    where = "gemm_epilogue"
+    check_gemm_operands(a, b, c, where)
+    check_unit_columns(c, where, "c")
+    if kind not in ("bias_activation", "activation_grad"):
+        raise ValueError(f"{where}: kind must be 'bias_activation' or 'activation_grad'; "
+                         f"got {kind!r}")
+    if activation not in ACTIVATION_CODES:
+        raise ValueError(f"{where}: activation must be one of {', '.join(ACTIVATION_CODES)}; "
+                         f"got {activation!r}")
+    cdef int dtype_num = cnp.PyArray_TYPE(<cnp.ndarray>c)
+    shape = (a.shape[0], b.shape[1])
+    if bias is not None:
+        check_array(bias, where, "bias", 1, dtype_num, False)
+        check_shape(bias, where, "bias", (shape[1],))
+        if shape[1] > 1 and bias.strides[0] != bias.itemsize:
+            raise ValueError(f"{where}: bias must be contiguous")
+    for arr, arg in ((out, "out"), (z, "z"), (y, "y")):
+        if arr is not None:
+            check_array(arr, where, arg, 2, dtype_num, arg == "out")
+            check_shape(arr, where, arg, shape)
+            check_unit_columns(arr, where, arg)
+            check_apart(c, "c", arr, arg, where, False)
+    if out is not None:
+        check_apart(out, "out", a, "a", where, False)
+        check_apart(out, "out", b, "b", where, False)
+    if kind == "activation_grad" and (z is None or y is None):
+        raise ValueError(f"{where}: kind 'activation_grad' needs z and y")
     cdef size_t m = a.shape[0], k = a.shape[1], n = b.shape[1]
     cdef ptrdiff_t a_rs = stride_of(a, 0), a_cs = stride_of(a, 1)
     cdef ptrdiff_t b_rs = stride_of(b, 0), b_cs = stride_of(b, 1)
