@@ -2,6 +2,7 @@
 
     python bench/gemm.py            # the full table (about five minutes)
     python bench/gemm.py --quick    # fewer repeats, one round
+    python bench/gemm.py --small    # only the table of small calls (a few seconds)
 
 Prints markdown: the machine, the measured FMA peak of one core (bench/fma_peak.c,
 compiled here when gcc is available), then GFLOP/s for square and MLP-shaped
@@ -174,7 +175,54 @@ def run(repeats, rounds):
     return rows
 
 
+# Square sizes of the small-call table: there the cost of a call (argument
+# checks, the result's allocation) is a large part of the time.
+SMALL_CALLS = [8, 32, 64]
+
+
+def small_calls(rounds):
+    """Rows (n, dtype, numpy seconds, nncore seconds) of a*b for n x n operands
+    on one thread, each call returning a new array as numpy.matmul(a, b) does:
+    the public kernels.gemm with every check it makes."""
+    rng = np.random.default_rng(0)
+    rows = []
+    before = kernels.get_num_threads()
+    kernels.set_num_threads(1)
+    with threadpool_limits(1):
+        for n in SMALL_CALLS:
+            for dtype in (np.float32, np.float64):
+                a = rng.standard_normal((n, n)).astype(dtype)
+                b = rng.standard_normal((n, n)).astype(dtype)
+                t_numpy, t_api = best_times(
+                    [partial(np.matmul, a, b), partial(kernels.gemm, a, b)],
+                    repeats=5,
+                    rounds=rounds,
+                )
+                rows.append((n, dtype.__name__, t_numpy, t_api))
+    kernels.set_num_threads(before)
+    return rows
+
+
+def print_small_calls(rows):
+    print(
+        "\nSmall calls on one thread: `numpy.matmul(a, b)` against `nncore.kernels.gemm(a, b)`, "
+        "both returning a new array; microseconds per call, best of several runs; "
+        "ratio = numpy time / nncore time (>= 1: nncore as fast or faster).\n"
+    )
+    print("| product | dtype | numpy us | nncore.kernels.gemm us | ratio |")
+    print("|---|---|---|---|---|")
+    for n, dtype, t_numpy, t_api in rows:
+        print(
+            f"| {n}x{n}x{n} | {dtype} | {t_numpy * 1e6:.2f} | {t_api * 1e6:.2f} | "
+            f"{t_numpy / t_api:.2f} |"
+        )
+
+
 def main():
+    if "--small" in sys.argv:
+        print(f"- nncore path: {kernels.cpu_features()['kernel']}; numpy {np.__version__}")
+        print_small_calls(small_calls(ROUNDS))
+        return
     quick = "--quick" in sys.argv
     repeats, rounds = (3, 1) if quick else (5, ROUNDS)
     blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
@@ -182,6 +230,7 @@ def main():
     ceiling = micro_ceiling()
     before = kernels.get_num_threads()
     rows = run(repeats, rounds)
+    small = small_calls(rounds)
     kernels.set_num_threads(before)
 
     print("# nncore GEMM vs numpy (OpenBLAS)\n")
@@ -229,6 +278,8 @@ def main():
             f"{flops / t_kernel / 1e9:.1f} | {t_numpy / t_kernel:.2f} | "
             f"{flops / t_api / 1e9:.1f} | {pct} |"
         )
+
+    print_small_calls(small)
 
     if platform.machine().lower() in ("x86_64", "amd64"):
         sources = ["bench/gemm_tiny.c"] + [

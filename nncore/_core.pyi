@@ -21,6 +21,17 @@ def get_num_threads() -> int: ...
 def gemm(
     a: np.ndarray, b: np.ndarray, c: np.ndarray, alpha: float, beta: float, reference: bool = ...
 ) -> None: ...
+def gemm_public(
+    a: Any,
+    b: Any,
+    c: Any,
+    alpha: Any,
+    beta: Any,
+    trans_a: Any,
+    trans_b: Any,
+    out: Any,
+    max_multiply_adds: float,
+) -> np.ndarray | None: ...
 def gemm_epilogue(
     a: np.ndarray,
     b: np.ndarray,

@@ -156,3 +156,93 @@ def gemm_epilogue(a, b, c, double alpha, double beta, str kind, str activation,
                                               <double *>pc, c_rs, c_cs, &e64)
     raise_for_status(status, "gemm_epilogue")
 
+
+
+cdef inline bint kernel_operand(object x, int kind) noexcept:
+    """x is an ndarray of 2 dimensions and dtype `kind` that the kernel
+    reads as it is: aligned, strides whole elements."""
+    if not cnp.PyArray_Check(x):
+        return False
+    cdef cnp.ndarray arr = <cnp.ndarray>x
+    cdef Py_ssize_t item = cnp.PyArray_ITEMSIZE(arr)
+    return (cnp.PyArray_NDIM(arr) == 2 and cnp.PyArray_TYPE(arr) == kind
+            and cnp.PyArray_ISALIGNED(arr) and cnp.PyArray_STRIDES(arr)[0] % item == 0
+            and cnp.PyArray_STRIDES(arr)[1] % item == 0)
+
+
+cdef inline bint finite_real(object x) noexcept:
+    """x is a Python float or int (not bool) with a finite value."""
+    if type(x) is float:
+        return x - x == 0
+    return type(x) is int and -2**1000 < x < 2**1000
+
+
+def gemm_public(a, b, c, alpha, beta, trans_a, trans_b, out, double max_multiply_adds):
+    """nncore.kernels.gemm for the common case, checked here: a and b of one
+    float dtype, c None or of the result's shape and dtype, out None or a
+    writable array of that shape and dtype apart from a and b, alpha and beta
+    finite Python numbers, trans_a and trans_b bools, at most
+    max_multiply_adds (m*n*k). Returns the result, or None for any other
+    call (the Python path then converts, explains or splits the product)."""
+    if not cnp.PyArray_Check(a):
+        return None
+    cdef int kind = cnp.PyArray_TYPE(<cnp.ndarray>a)
+    if ((kind != cnp.NPY_FLOAT32 and kind != cnp.NPY_FLOAT64) or not kernel_operand(a, kind)
+            or not kernel_operand(b, kind) or type(trans_a) is not bool
+            or type(trans_b) is not bool or not finite_real(alpha) or not finite_real(beta)):
+        return None
+    cdef cnp.ndarray op_a = <cnp.ndarray>a
+    cdef cnp.ndarray op_b = <cnp.ndarray>b
+    cdef int ta = trans_a is True, tb = trans_b is True
+    cdef size_t m = cnp.PyArray_DIMS(op_a)[1 if ta else 0]
+    cdef size_t k = cnp.PyArray_DIMS(op_a)[0 if ta else 1]
+    cdef size_t n = cnp.PyArray_DIMS(op_b)[0 if tb else 1]
+    if (<size_t>cnp.PyArray_DIMS(op_b)[1 if tb else 0] != k
+            or <double>m * <double>n * <double>k > max_multiply_adds):
+        return None
+    cdef double c_alpha = alpha, c_beta = beta
+    if c is not None and not (kernel_operand(c, kind) and <size_t>cnp.PyArray_DIMS(<cnp.ndarray>c)[0] == m
+                              and <size_t>cnp.PyArray_DIMS(<cnp.ndarray>c)[1] == n):
+        return None
+    if c is None and c_beta != 0:
+        return None
+    cdef cnp.ndarray target
+    cdef cnp.npy_intp dims[2]
+    if out is None:
+        dims[0], dims[1] = m, n
+        target = cnp.PyArray_EMPTY(2, dims, kind, 0)
+    else:
+        if not kernel_operand(out, kind):
+            return None
+        target = <cnp.ndarray>out
+        if (<size_t>cnp.PyArray_DIMS(target)[0] != m or <size_t>cnp.PyArray_DIMS(target)[1] != n
+                or not cnp.PyArray_ISWRITEABLE(target) or overlap(target, op_a)
+                or overlap(target, op_b)
+                or (m > 1 and cnp.PyArray_STRIDES(target)[0] == 0)
+                or (n > 1 and cnp.PyArray_STRIDES(target)[1] == 0)):
+            return None
+        if c is not None and c is not out and overlap(target, <cnp.ndarray>c):
+            return None
+    if c_beta != 0 and c is not target:
+        cnp.PyArray_CopyInto(target, <cnp.ndarray>c)
+    cdef ptrdiff_t a_rs = stride_of(op_a, 0), a_cs = stride_of(op_a, 1)
+    cdef ptrdiff_t b_rs = stride_of(op_b, 0), b_cs = stride_of(op_b, 1)
+    if ta:
+        a_rs, a_cs = a_cs, a_rs
+    if tb:
+        b_rs, b_cs = b_cs, b_rs
+    cdef ptrdiff_t c_rs = stride_of(target, 0), c_cs = stride_of(target, 1)
+    cdef void *pa = data_of(op_a)
+    cdef void *pb = data_of(op_b)
+    cdef void *pc = data_of(target)
+    cdef nc_status status
+    if kind == cnp.NPY_FLOAT32:
+        with nogil:
+            status = nc_gemm_f32(m, n, k, <float>c_alpha, <float *>pa, a_rs, a_cs,
+                                 <float *>pb, b_rs, b_cs, <float>c_beta, <float *>pc, c_rs, c_cs)
+    else:
+        with nogil:
+            status = nc_gemm_f64(m, n, k, c_alpha, <double *>pa, a_rs, a_cs,
+                                 <double *>pb, b_rs, b_cs, c_beta, <double *>pc, c_rs, c_cs)
+    raise_for_status(status, "gemm")
+    return target

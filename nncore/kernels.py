@@ -56,6 +56,15 @@ def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False, out
     array([[2., 2., 2.],
            [2., 2., 2.]], dtype=float32)
     """
+    # The common case (float arrays of one dtype the kernel reads as they
+    # are, a product small enough for one C call) is checked and run in the
+    # compiled layer; anything else takes the Python path, which converts
+    # what it can, explains what it cannot and splits big products.
+    result = _core.gemm_public(
+        a, b, c, alpha, beta, trans_a, trans_b, out, _GEMM_TILE_MULTIPLY_ADDS
+    )
+    if result is not None:
+        return result
     return _gemm(a, b, c, alpha, beta, trans_a, trans_b, out, reference=False)
 
 

@@ -459,3 +459,42 @@ def test_products_computed_in_tiles_give_the_bits_of_one_call(rng, dtype, monkey
     c_out = c.copy()
     assert gemm(a, b, c_out, beta=3.0, trans_b=True, out=c_out) is c_out
     assert np.array_equal(c_out, in_place)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_fast_path_and_python_path_agree(rng, dtype):
+    # kernels.gemm runs plain calls through _core.gemm_public and everything
+    # else through the Python path: both give the kernel's bits
+    a = rng.standard_normal((9, 7)).astype(dtype)
+    b = rng.standard_normal((7, 5)).astype(dtype)
+    c = rng.standard_normal((9, 5)).astype(dtype)
+    want = np.empty((9, 5), dtype)
+    want[...] = c
+    _core.gemm(a, b, want, 0.5, 2.0)
+    calls = [
+        dict(),  # fast
+        dict(trans_a=1, trans_b=0),  # ints: Python path
+        dict(out=np.empty((9, 5), dtype)),  # fast, into out
+        dict(out=np.empty((5, 9), dtype).T),  # fast, column-major out
+    ]
+    for kwargs in calls:
+        trans_a = bool(kwargs.get("trans_a", False))
+        op_a = np.ascontiguousarray(a.T) if trans_a else a
+        got = gemm(op_a, b, c, alpha=0.5, beta=2.0, **kwargs)
+        np.testing.assert_array_equal(got, want, err_msg=str(kwargs))
+    assert _core.gemm_public(a, b, c, 0.5, 2.0, False, False, None, 1e9) is not None
+    # fallbacks: None from the compiled layer, the right answer from gemm
+    overlapping = np.zeros((9, 12), dtype)
+    overlapping[:, :7] = a
+    for args in [
+        (a, b, c, np.float64(0.5), 2.0, False, False, None),  # numpy scalar
+        (a, b, c[:1], 0.5, 2.0, False, False, None),  # broadcast c
+        (a, b.astype(np.float16), c, 0.5, 2.0, False, False, None),
+        (overlapping[:, :7], b, c, 0.5, 2.0, False, False, overlapping[:, 7:]),  # out meets a
+        (a, b, None, 0.5, 2.0, False, False, None),  # beta without c
+        (a, b, c, 0.5, float("nan"), False, False, None),
+    ]:
+        assert _core.gemm_public(*args, 1e9) is None
+    assert _core.gemm_public(a, b, c, 0.5, 2.0, False, False, None, 314) is None  # 315 > 314
+    got = gemm(overlapping[:, :7], b, c, alpha=0.5, beta=2.0, out=overlapping[:, 7:])
+    np.testing.assert_array_equal(got, want)
