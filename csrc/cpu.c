@@ -128,7 +128,7 @@ static int kernel_supported(const char *name)
     return 0;
 }
 
-#define NC_MAX_THREADS 4095
+#define NC_MAX_THREADS 4096
 
 /* NNCORE_NUM_THREADS as a thread count; 0 when unset or empty, -1 when it
  * is not a whole number from 1 to NC_MAX_THREADS. */
@@ -169,7 +169,7 @@ static int explicit_threads(void)
         return threads;
     char instead[64];
     snprintf(instead, sizeof instead, "%d", openmp_threads());
-    add_note("NNCORE_NUM_THREADS='%.40s' is not a whole number from 1 to 4095; "
+    add_note("NNCORE_NUM_THREADS='%.40s' is not a whole number from 1 to 4096; "
              "nncore uses OpenMP's thread count instead (%s now)\n",
              value, instead);
     return 0;

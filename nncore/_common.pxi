@@ -40,6 +40,8 @@ cdef int check_array(object x, str where, str name, int ndim, int type_num,
     cdef int axis
     if not cnp.PyArray_ISALIGNED(arr):
         raise ValueError(f"{where}: {name} must be aligned to its dtype")
+    if not cnp.PyArray_ISNOTSWAPPED(arr):
+        raise ValueError(f"{where}: {name} must be in this machine's byte order; got {x.dtype}")
     for axis in range(ndim):
         if cnp.PyArray_STRIDES(arr)[axis] % item:
             raise ValueError(f"{where}: {name} must have strides that are whole elements; "
@@ -155,11 +157,11 @@ def set_kernel(str name):
 
 
 def set_num_threads(n):
-    """Threads the kernels use: an integer from 1 to 4095."""
+    """Threads the kernels use: an integer from 1 to 4096."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
         raise TypeError(f"set_num_threads: n must be an integer; got {type(n).__name__}")
-    if not 1 <= n <= 4095:
-        raise ValueError(f"set_num_threads: n must be from 1 to 4095; got {n}")
+    if not 1 <= n <= 4096:
+        raise ValueError(f"set_num_threads: n must be from 1 to 4096; got {n}")
     nc_set_num_threads(n)
 
 

@@ -160,13 +160,15 @@ def gemm_epilogue(a, b, c, double alpha, double beta, str kind, str activation,
 
 cdef inline bint kernel_operand(object x, int kind) noexcept:
     """x is an ndarray of 2 dimensions and dtype `kind` that the kernel
-    reads as it is: aligned, strides whole elements."""
+    reads as it is: aligned, in this machine's byte order, strides whole
+    elements."""
     if not cnp.PyArray_Check(x):
         return False
     cdef cnp.ndarray arr = <cnp.ndarray>x
     cdef Py_ssize_t item = cnp.PyArray_ITEMSIZE(arr)
     return (cnp.PyArray_NDIM(arr) == 2 and cnp.PyArray_TYPE(arr) == kind
-            and cnp.PyArray_ISALIGNED(arr) and cnp.PyArray_STRIDES(arr)[0] % item == 0
+            and cnp.PyArray_ISALIGNED(arr) and cnp.PyArray_ISNOTSWAPPED(arr)
+            and cnp.PyArray_STRIDES(arr)[0] % item == 0
             and cnp.PyArray_STRIDES(arr)[1] % item == 0)
 
 

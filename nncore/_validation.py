@@ -62,10 +62,11 @@ def result_dtype(*arrays) -> np.dtype:
 
 
 def kernel_ready(arr: np.ndarray, dtype) -> np.ndarray:
-    """arr in `dtype` with strides the C kernels can take (multiples of the item size)."""
+    """arr in `dtype`, aligned, with strides the C kernels can take (multiples of
+    the item size)."""
     arr = arr.astype(dtype, copy=False)
-    if any(s % arr.itemsize for s in arr.strides):
-        arr = np.ascontiguousarray(arr)
+    if not arr.flags.aligned or any(s % arr.itemsize for s in arr.strides):
+        arr = arr.copy(order="C")  # new memory: aligned (ascontiguousarray may keep it)
     return arr
 
 

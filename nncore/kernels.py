@@ -229,7 +229,7 @@ def _output(out, shape, dtype, inputs=(), in_place_ok=None):
     clash = any(np.may_share_memory(out, x) for x in inputs) or (
         in_place_ok is not None and not exact and np.may_share_memory(out, in_place_ok)
     )
-    if out.flags.c_contiguous and not clash:
+    if out.flags.c_contiguous and out.flags.aligned and not clash:
         return out, _rows(out), False
     return out, _rows(np.empty(shape, dtype=dtype)), True
 

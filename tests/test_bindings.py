@@ -198,7 +198,7 @@ def test_optimizer_binding_refuses_hostile_arguments():
 
 def test_thread_count_and_permutation_bindings_refuse_out_of_range_values():
     before = _core.get_num_threads()
-    for bad, error in ((0, ValueError), (4096, ValueError), (2**70, ValueError), (1.5, TypeError)):
+    for bad, error in ((0, ValueError), (4097, ValueError), (2**70, ValueError), (1.5, TypeError)):
         with pytest.raises(error, match="set_num_threads: n must"):
             _core.set_num_threads(bad)
     assert _core.get_num_threads() == before

@@ -54,7 +54,7 @@ def default_kernel():
     return next((path for path in order if usable[path]), "generic")
 
 
-@pytest.mark.parametrize("value", ["abc", "0", "-1", "4096", "99999999999999999999", "2 ", "1.5"])
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "4097", "99999999999999999999", "2 ", "1.5"])
 def test_bad_thread_count_warns_once_and_follows_openmp(tmp_path, value):
     result = run_with(tmp_path, NNCORE_NUM_THREADS=value)
     assert len(result["warnings"]) == 1, result["warnings"]
