@@ -50,8 +50,21 @@ static unsigned long long xgetbv0(void)
 
 static nc_cpu_info detected;    /* what the hardware supports */
 static const char *kernel_name; /* the path in use */
-static int num_threads;         /* 0: follow OpenMP's setting */
+/* 0: follow OpenMP's setting. Every kernel call reads it and
+ * nc_set_num_threads may write it from any thread at the same time (a
+ * free-threaded Python runs callers in parallel), so both go through
+ * relaxed atomic accesses. */
+static long num_threads;
 static int initialized;
+
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <intrin.h>
+#define NC_LOAD(p) _InterlockedOr((volatile long *)(p), 0)
+#define NC_STORE(p, v) (void)_InterlockedExchange((volatile long *)(p), (v))
+#else
+#define NC_LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define NC_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#endif
 static char settings_notes[512]; /* see nc_settings_notes */
 
 static void detect(nc_cpu_info *info)
@@ -226,7 +239,7 @@ void nc_cpu_init(void)
     make_fork_safe();
     detect(&detected);
     kernel_name = kernel_from_environment();
-    num_threads = explicit_threads();
+    NC_STORE(&num_threads, explicit_threads());
     nc_select_kernels(kernel_name);
     initialized = 1;
 }
@@ -251,13 +264,14 @@ nc_status nc_set_kernel(const char *name)
 void nc_set_num_threads(int n)
 {
     nc_cpu_init();
-    num_threads = n < 1 ? 1 : (n > NC_MAX_THREADS ? NC_MAX_THREADS : n);
+    NC_STORE(&num_threads, n < 1 ? 1 : (n > NC_MAX_THREADS ? NC_MAX_THREADS : n));
 }
 
 int nc_get_num_threads(void)
 {
     nc_cpu_init();
-    return num_threads > 0 ? num_threads : openmp_threads();
+    const long threads = NC_LOAD(&num_threads);
+    return threads > 0 ? (int)threads : openmp_threads();
 }
 
 const char *nc_settings_notes(void)

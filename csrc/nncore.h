@@ -66,12 +66,14 @@ typedef struct nc_cpu_info {
 void nc_cpu_features(nc_cpu_info *info);
 
 /* Forces a kernel path by name; NC_ERR_INVALID_ARGUMENT if unknown or not
- * supported by this CPU. Not thread-safe against running kernels. */
+ * supported by this CPU. For tests and diagnostics: call it while no kernel
+ * runs on another thread (the table it fills is read without a lock). */
 nc_status nc_set_kernel(const char *name);
 
 /* Threads used by the kernels and the training loop (>= 1). The initial value
  * comes from NNCORE_NUM_THREADS, else OMP_NUM_THREADS, else the core count.
- * Results are bit-identical for every thread count. */
+ * Results are bit-identical for every thread count. Safe to call while
+ * kernels run on other threads: calls already running keep their count. */
 void nc_set_num_threads(int n);
 int nc_get_num_threads(void);
 
