@@ -670,7 +670,11 @@ def test_sklearn_estimators(data, n, classifier, y_kind, hidden, max_iter):
         and max_iter > 0
     )
     assert all(h > 0 for h in hidden)
-    prediction = model.predict(x)
+    try:
+        prediction = model.predict(x)
+    except ValueError as exc:  # as scikit-learn's: fit converts strings of numbers, predict not
+        assert x.dtype.kind in "USO", exc
+        return
     assert len(prediction) == n
     if not classifier:
         assert np.isfinite(prediction).all()
