@@ -200,10 +200,12 @@ def permutation(n, seed, stream):
 
 def all_finite(a):
     """Whether a float32/float64 ndarray of 1 or 2 dimensions with contiguous
-    rows holds no NaN or infinity, in one pass without a temporary; None for
-    any other array (the caller then checks it with numpy)."""
-    if type(a) is not np.ndarray or a.ndim not in (1, 2) or a.dtype.char not in "fd":
-        return None
+    rows, in this machine's byte order, holds no NaN or infinity, in one pass
+    without a temporary; None for any other array (the caller then checks it
+    with numpy)."""
+    if (type(a) is not np.ndarray or a.ndim not in (1, 2) or a.dtype.char not in "fd"
+            or not a.dtype.isnative or not a.flags.aligned):
+        return None  # the other byte order's bytes read natively would hide a NaN
     cdef cnp.ndarray arr = a
     cdef size_t item = cnp.PyArray_ITEMSIZE(arr)
     cdef size_t m = 1 if arr.ndim == 1 else <size_t>arr.shape[0]

@@ -531,7 +531,8 @@ def test_fit_and_evaluate(data, n, y_rows, y_width, weights, batch_size, epochs,
         and isinstance(epochs, int)
         and epochs >= 0
         and validation_split in (0.0, 0.25)
-        and (validation_split == 0.0 or n * validation_split >= 1)
+        # Keras's split: the first floor(n * (1 - split)) rows train, the rest validate
+        and (validation_split == 0.0 or 0 < math.floor(n * (1 - validation_split)) < n)
     )
     if error is not None:
         assert_unchanged(model, before)

@@ -206,3 +206,14 @@ def test_thread_count_and_permutation_bindings_refuse_out_of_range_values():
         _core.permutation(3, -1, 0)
     with pytest.raises(TypeError, match="stream must be an integer"):
         _core.permutation(3, 0, "x")
+
+
+def test_all_finite_leaves_the_other_byte_order_to_numpy():
+    import nncore
+
+    x = np.array([[1.0, np.nan]], dtype=">f4" if np.little_endian else "<f4")
+    assert _core.all_finite(x) is None  # read natively, these bytes would look finite
+    model = nncore.Sequential([nncore.Dense(2, input_dim=3)], seed=0)
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match="y contains NaN"):
+        model.fit(np.ones((1, 3), np.float32), x, epochs=1, verbose=0)
