@@ -1,10 +1,18 @@
 """Shared fixtures. Tests import the INSTALLED nncore (pytest runs in
 importlib mode), so build or install before running them."""
 
+import os
+
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from nncore import kernels
+
+# CI draws the same property-test cases every run (see tests/fuzz_api.py).
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture
