@@ -224,3 +224,16 @@ def all_finite(a):
         else:
             finite = nc_all_finite_f64(m, n, <double *>p, rs)
     return bool(finite)
+
+
+cdef int fill_optimizer(nc_optimizer *opt, dict optimizer) except -1:
+    """The hyperparameters and step count of an optimizer dict (train_epoch's)
+    into opt; the kind is the caller's, which words its own error."""
+    opt.learning_rate = optimizer["learning_rate"]
+    opt.momentum = optimizer["momentum"]
+    opt.nesterov = bool(optimizer["nesterov"])
+    opt.beta_1, opt.beta_2 = optimizer["beta_1"], optimizer["beta_2"]
+    opt.epsilon, opt.rho = optimizer["epsilon"], optimizer["rho"]
+    opt.weight_decay = optimizer["weight_decay"]
+    opt.iterations = optimizer["iterations"]
+    return 0

@@ -300,13 +300,7 @@ def optimizer_step(dict optimizer, w, g, state, bint reference=False):
     check_apart(state, "state", g, "g", where, False)
     cdef nc_optimizer opt
     opt.kind = <nc_optimizer_kind>code_of(OPTIMIZER_CODES, optimizer["kind"], where, "kind")
-    opt.learning_rate = optimizer["learning_rate"]
-    opt.momentum = optimizer["momentum"]
-    opt.nesterov = bool(optimizer["nesterov"])
-    opt.beta_1, opt.beta_2 = optimizer["beta_1"], optimizer["beta_2"]
-    opt.epsilon, opt.rho = optimizer["epsilon"], optimizer["rho"]
-    opt.weight_decay = optimizer["weight_decay"]
-    opt.iterations = optimizer["iterations"]
+    fill_optimizer(&opt, optimizer)
     cdef size_t n = w.shape[0]
     if (g.shape[0] != w.shape[0] or <size_t>state.shape[0] != nc_optimizer_state_slots(opt.kind) * n
             or not (w.flags.c_contiguous and g.flags.c_contiguous and state.flags.c_contiguous)

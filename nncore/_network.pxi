@@ -455,13 +455,7 @@ cdef class Network:
         self._vector(grads, "grads", n_params, True)
         cdef nc_optimizer opt
         opt.kind = _code(OPTIMIZER_CODES, optimizer["kind"], "optimizer kind")
-        opt.learning_rate = optimizer["learning_rate"]
-        opt.momentum = optimizer["momentum"]
-        opt.nesterov = bool(optimizer["nesterov"])
-        opt.beta_1, opt.beta_2 = optimizer["beta_1"], optimizer["beta_2"]
-        opt.epsilon, opt.rho = optimizer["epsilon"], optimizer["rho"]
-        opt.weight_decay = optimizer["weight_decay"]
-        opt.iterations = optimizer["iterations"]
+        fill_optimizer(&opt, optimizer)
         self._vector(opt_state, "opt_state", nc_optimizer_state_slots(opt.kind) * n_params, True)
         self._matrix(x, "x", self.n_in)
         cdef size_t n = x.shape[0]
@@ -737,13 +731,7 @@ def optimizer_step_ranges(dict optimizer, cnp.ndarray w, cnp.ndarray g, cnp.ndar
     "iterations" advances."""
     cdef nc_optimizer opt
     opt.kind = _code(OPTIMIZER_CODES, optimizer["kind"], "optimizer kind")
-    opt.learning_rate = optimizer["learning_rate"]
-    opt.momentum = optimizer["momentum"]
-    opt.nesterov = bool(optimizer["nesterov"])
-    opt.beta_1, opt.beta_2 = optimizer["beta_1"], optimizer["beta_2"]
-    opt.epsilon, opt.rho = optimizer["epsilon"], optimizer["rho"]
-    opt.weight_decay = optimizer["weight_decay"]
-    opt.iterations = optimizer["iterations"]
+    fill_optimizer(&opt, optimizer)
     cdef size_t n = w.shape[0] if w.ndim == 1 else 0
     for name, arr, length in (("w", w, n), ("g", g, n),
                               ("state", state, nc_optimizer_state_slots(opt.kind) * n)):
