@@ -21,7 +21,7 @@
  *   - Status: NC_OK (0) on success. A NULL pointer where data is needed, an
  *     enum value outside its list or a size the function cannot take gives
  *     NC_ERR_INVALID_ARGUMENT; the other codes are named by the functions
- *     that return them. nc_status_message(status) describes one in English.
+ *     that return them. nc_status_string(status) describes one in English.
  *
  * From another package: nncore.get_include() (Python) is the folder that
  * holds this header, and Cython code cimports every function below, under
@@ -51,6 +51,8 @@ typedef enum nc_status {
 } nc_status;
 
 /* A short English description of a status, never NULL. */
+const char *nc_status_string(nc_status status);
+/* The same description under the name earlier releases used. */
 const char *nc_status_message(nc_status status);
 
 /* --------------------------------------------------------- CPU and threads */

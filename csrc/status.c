@@ -1,7 +1,7 @@
 /* status.c -- status codes as words. */
 #include "nncore.h"
 
-const char *nc_status_message(nc_status status)
+const char *nc_status_string(nc_status status)
 {
     switch (status) {
     case NC_OK: return "ok";
@@ -12,4 +12,9 @@ const char *nc_status_message(nc_status status)
     case NC_ERR_WORKSPACE: return "workspace too small";
     }
     return "unknown status";
+}
+
+const char *nc_status_message(nc_status status)
+{
+    return nc_status_string(status);
 }

@@ -126,7 +126,7 @@ cdef int raise_for_status(nc_status status, str where) except -1:
     """Raises the Python exception that matches a C status (NC_OK: nothing)."""
     if status == NC_OK:
         return 0
-    message = f"{where}: {nc_status_message(status).decode()}"
+    message = f"{where}: {nc_status_string(status).decode()}"
     if status == NC_ERR_NONFINITE:
         raise FloatingPointError(message)
     if status == NC_ERR_INTERRUPTED:

@@ -188,6 +188,7 @@ cdef extern from "nncore.h" nogil:
 # Exported by nncore/cython_kernels.pyx (its forwarders are generated from
 # these declarations at build time: see setup.py).
 
+cdef const char *nc_status_string(nc_status status) noexcept nogil
 cdef const char *nc_status_message(nc_status status) noexcept nogil
 cdef void nc_cpu_features(nc_cpu_info *info) noexcept nogil
 cdef nc_status nc_set_kernel(const char *name) noexcept nogil

@@ -203,6 +203,14 @@ def test_demo_sees_a_refused_call_as_a_status(demo):
     assert "invalid" in message.lower()
 
 
+def test_status_string_and_its_older_name_say_the_same(demo):
+    texts = [demo.status_texts(s) for s in range(6)]
+    assert texts[0] == ("ok", "ok")
+    assert all(new == old for new, old in texts)
+    assert len({new for new, _ in texts}) == 6  # each status has its own words
+    assert demo.status_texts(99)[0] == "unknown status"
+
+
 def test_demo_shares_the_thread_count(demo):
     before = kernels.get_num_threads()
     try:

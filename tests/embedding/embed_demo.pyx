@@ -18,6 +18,7 @@ from nncore.cython_kernels cimport (
     nc_network_workspace_size,
     nc_status,
     nc_status_message,
+    nc_status_string,
 )
 
 import numpy as np
@@ -25,7 +26,7 @@ import numpy as np
 
 cdef check(nc_status status, str what):
     if status != NC_OK:
-        raise ValueError(f"{what}: {nc_status_message(status).decode()}")
+        raise ValueError(f"{what}: {nc_status_string(status).decode()}")
 
 
 def gemm_f32(const float[:, :] a, const float[:, :] b):
@@ -58,7 +59,12 @@ def bad_gemm_status():
     """The status message of a call the C layer refuses (a NULL matrix)."""
     cdef double c = 0
     cdef nc_status status = nc_gemm_f64(1, 1, 1, 1.0, NULL, 1, 1, NULL, 1, 1, 0.0, &c, 1, 1)
-    return int(status), nc_status_message(status).decode()
+    return int(status), nc_status_string(status).decode()
+
+
+def status_texts(int status):
+    """A status in words under the API's name and the older one."""
+    return nc_status_string(<nc_status>status).decode(), nc_status_message(<nc_status>status).decode()
 
 
 def threads():
