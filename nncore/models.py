@@ -32,6 +32,7 @@ import numpy as np
 
 from nncore import _core, io, keras_files, utils
 from nncore._validation import describe
+from nncore._version import __version__
 from nncore.layers import LAYER_CLASSES, Input, Layer, _feature_count, unique_name
 from nncore.summary import summary_lines
 from nncore.training import LOSSES, METRICS, Trainer, _with_output_activation
@@ -58,11 +59,14 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True) -> S
     if custom_objects:
         raise ValueError("custom_objects must be None: nncore models have no custom objects")
     if hasattr(filepath, "read"):
-        model = io.load_model(filepath)
+        model = model_from_bytes(*io.read_file(filepath))
     else:
         with open(os.fspath(filepath), "rb") as f:
             is_zip = f.read(len(_ZIP_MAGIC)) == _ZIP_MAGIC
-        model = keras_files.load_keras(filepath) if is_zip else io.load_model(filepath)
+        if is_zip:
+            model = keras_files.load_keras(filepath)
+        else:
+            model = model_from_bytes(*io.read_file(filepath))
     if not compile:
         model._uncompile()
     return model
@@ -487,6 +491,44 @@ class Sequential(Trainer):
         finally:
             self._guard.end_write()
 
+    def get_optimizer_state(self):
+        """A copy of the optimizer's state between steps: an array of shape
+        (slots, count_params()) whose row k is slot k laid out as the weights
+        are (get_weights' arrays, flattened and joined). SGD has one slot (the
+        velocity), Adam and AdamW two (first and second moments), RMSprop two
+        (mean square, momentum). None before the model is compiled and built.
+        The step count is model.optimizer.iterations."""
+        with self._guard.read("get_optimizer_state"):
+            if self._opt_state is None:
+                return None
+            return self._opt_state.reshape(self.optimizer.state_slots, self._params.size).copy()
+
+    def set_optimizer_state(self, state) -> None:
+        """Replaces the optimizer's state (an array shaped as get_optimizer_state's);
+        all or nothing."""
+        if self._opt_state is None:
+            raise ValueError(
+                "set_optimizer_state needs a compiled and built model (the state's shape "
+                "follows from the optimizer and the weights)"
+            )
+        shape = (self.optimizer.state_slots, self._params.size)
+        try:
+            array = np.asarray(state)
+        except Exception as exc:
+            raise TypeError(f"state must be an array; got {describe(state)}") from exc
+        if array.dtype.kind not in "fiu":
+            raise TypeError(f"state must hold real numbers; got dtype {array.dtype}")
+        if array.shape != shape:
+            raise ValueError(
+                f"state must have shape {shape} ({type(self.optimizer).__name__}'s slots, "
+                f"parameters); got {array.shape}"
+            )
+        self._guard.begin_write("set_optimizer_state")
+        try:
+            self._opt_state[...] = array.ravel()
+        finally:
+            self._guard.end_write()
+
     def _params_snapshot(self) -> np.ndarray:
         """A copy of the flat parameter buffer (for EarlyStopping)."""
         return self._params.copy()
@@ -533,7 +575,7 @@ class Sequential(Trainer):
             if keras_file:
                 keras_files.save_keras(self, filepath)
             else:
-                io.save_model(self, filepath)
+                io.write_file(filepath, model_to_bytes(self))
 
     def save_weights(self, filepath, overwrite=True, max_shard_size=None) -> None:
         """Writes the weights alone to a Keras .weights.h5 file (needs h5py)."""
@@ -615,13 +657,149 @@ class Sequential(Trainer):
 
     def __getstate__(self):
         with self._guard.read("pickle"):
-            return {"nncore_model_file": io.model_to_bytes(self)}
+            return {"nncore_model_file": model_to_bytes(self)}
 
     def __setstate__(self, state):
-        model = io.model_from_bytes(state["nncore_model_file"], source="pickled model")
+        model = model_from_bytes(state["nncore_model_file"], source="pickled model")
         self.__dict__.update(model.__dict__)
         for layer in self._layers:
             layer._model = self
+
+
+def model_to_bytes(model) -> bytes:
+    """The contents of nncore's model file for `model` (docs/file-format.md):
+    the header from get_config() and get_compile_config(), the arrays from
+    get_weights() and get_optimizer_state()."""
+    metadata = model.metadata
+    if metadata is not None and not isinstance(metadata, dict):
+        raise TypeError(f"model.metadata must be a dict or None; got {describe(metadata)}")
+    try:
+        json.dumps(metadata, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"model.metadata must hold JSON data (dicts, lists, strings, finite numbers); {exc}"
+        ) from None
+    weights = model.get_weights()
+    params = np.concatenate([w.ravel() for w in weights]) if weights else np.empty(0, model.dtype)
+    compiled = model.get_compile_config()
+    state = model.get_optimizer_state() if compiled is not None else None
+    header = {
+        "metadata": metadata,
+        "nncore_version": __version__,
+        "model": model.get_config(),
+        "compile": compiled,
+    }
+    arrays = {
+        "params": params,
+        "optimizer_state": np.empty(0, model.dtype) if state is None else state.ravel(),
+    }
+    return io.encode(header, arrays)
+
+
+class _Corrupt(ValueError):
+    pass
+
+
+def _need(condition, message):
+    if not condition:
+        raise _Corrupt(message)
+
+
+def _expect_type(value, types, what):
+    types = types if isinstance(types, tuple) else (types,)
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+        names = " or ".join(t.__name__ for t in types)
+        raise _Corrupt(f"{what} must be {names}; got {describe(value)}")
+    return value
+
+
+def model_from_bytes(data: bytes, source: str = "model file") -> Sequential:
+    """The model whose file contents are `data` (model_to_bytes'); `source`
+    names the file in error messages. Rebuilt through Sequential.from_config,
+    compile_from_config, set_weights and set_optimizer_state; any failure
+    raises ValueError("cannot load <source>: ...")."""
+    header, arrays = io.decode(data, source)
+    try:
+        return _model_from_header(header, arrays)
+    except _Corrupt as exc:
+        raise ValueError(f"cannot load {source}: {exc}") from None
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError, RecursionError) as exc:
+        raise ValueError(f"cannot load {source}: invalid model description ({exc})") from None
+
+
+def _parameter_count(config: dict) -> int:
+    """The number of weights the architecture in `config` has (0 while its
+    input width is unknown); checks the layer descriptions, allocates nothing."""
+    input_dim = config.get("input_dim")
+    if input_dim is not None:
+        _expect_type(input_dim, int, "model 'input_dim'")
+    layer_specs = _expect_type(config.get("layers"), list, "model 'layers'")
+    layers = []
+    for i, spec in enumerate(layer_specs):
+        _expect_type(spec, dict, f"layers[{i}]")
+        class_name = spec.get("class_name")
+        _need(class_name in LAYER_CLASSES, f"layers[{i}] has unknown class {class_name!r}")
+        layer_config = _expect_type(spec.get("config"), dict, f"layers[{i}] 'config'")
+        layers.append(LAYER_CLASSES[class_name].from_config(layer_config))
+    width = input_dim
+    if width is None and layers:
+        width = layers[0]._input_dim
+    if width is None:
+        return 0
+    count = 0
+    for layer in layers:
+        count += sum(math.prod(shape) for shape in layer._weight_shapes(width))
+        width = layer._output_dim(width)
+    return count
+
+
+def _model_from_header(header: dict, arrays: dict) -> Sequential:
+    _expect_type(header.get("nncore_version"), str, "header 'nncore_version'")
+    config = _expect_type(header.get("model"), dict, "header 'model'")
+    _need(config.get("dtype") in _DTYPES.values(), "model 'dtype' must be float32/float64")
+    _expect_type(config.get("seed"), int, "model 'seed'")
+    _expect_type(config.get("name"), str, "model 'name'")
+    params, state = arrays["params"], arrays["optimizer_state"]
+    _need(str(params.dtype) == config["dtype"], "arrays 'dtype' differs from the model's")
+    # Check the size before from_config allocates what the architecture asks for.
+    n_params = _parameter_count(config)
+    _need(
+        params.size == n_params,
+        f"the file holds {params.size} parameters but its architecture has {n_params}",
+    )
+    compiled = header.get("compile")
+    if compiled is not None:
+        _expect_type(compiled, dict, "header 'compile'")
+    metadata = header.get("metadata")
+    if metadata is not None:
+        _expect_type(metadata, dict, "header 'metadata'")
+    model = Sequential.from_config(config)
+    if compiled is not None:
+        model.compile_from_config(compiled)
+    if metadata is not None:
+        model.metadata = metadata
+    if not model.built:
+        _need(state.size == 0, "an unbuilt model cannot have optimizer state")
+        return model
+    shapes = [w.shape for w in model.get_weights()]
+    offsets = np.cumsum([0] + [math.prod(shape) for shape in shapes])
+    model.set_weights(
+        [
+            params[start:end].reshape(shape)
+            for start, end, shape in zip(offsets, offsets[1:], shapes)
+        ]
+    )
+    if compiled is None:
+        _need(state.size == 0, "an uncompiled model cannot have optimizer state")
+    elif state.size:
+        slots = model.optimizer.state_slots
+        _need(
+            state.size == slots * params.size,
+            f"the file holds {state.size} optimizer values; the optimizer needs "
+            f"{slots * params.size}",
+        )
+        model.set_optimizer_state(state.reshape(slots, params.size))
+    return model
 
 
 def model_from_json(json_string, custom_objects=None) -> Sequential:

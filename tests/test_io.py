@@ -1,6 +1,7 @@
 """The model file (docs/file-format.md): round trips, exact resumption, pickling,
 and refusal of corrupt, truncated or hostile files."""
 
+import ast
 import copy
 import functools
 import hashlib
@@ -23,7 +24,7 @@ from hypothesis import strategies as st
 
 import nncore
 from nncore import io as model_io
-from nncore import optimizers
+from nncore import models, optimizers
 from nncore.layers import Activation, Dense, Dropout, Input
 
 
@@ -147,7 +148,7 @@ def test_file_objects_pickle_and_deepcopy():
         assert np.array_equal(clone.predict(x), model.predict(x))
         clone.fit(x, labels, epochs=1, verbose=0)  # independent of the original
     assert not np.array_equal(clone.get_weights()[0], model.get_weights()[0])
-    assert b"pickle" not in model_io.model_to_bytes(model)  # data only, no code
+    assert b"pickle" not in models.model_to_bytes(model)  # data only, no code
 
 
 def test_metadata_must_be_json(tmp_path):
@@ -167,7 +168,7 @@ def contents():
     x, labels = data()
     model = make_model()
     model.fit(x, labels, epochs=1, verbose=0)
-    return model_io.model_to_bytes(model)
+    return models.model_to_bytes(model)
 
 
 def with_header(header: dict, arrays: bytes = b"", raw: bytes = None) -> bytes:
@@ -179,7 +180,7 @@ def with_header(header: dict, arrays: bytes = b"", raw: bytes = None) -> bytes:
 
 
 def load(blob):
-    return model_io.model_from_bytes(blob, source="test file")
+    return models.model_from_bytes(blob, source="test file")
 
 
 def test_truncated_files_are_refused():
@@ -221,10 +222,10 @@ def test_hostile_headers_with_valid_checksums():
     cases.append((None, b"[1, 2]", "header must be dict"))
     absurd = copy.deepcopy(good)
     absurd["arrays"]["params"] = 10**15
-    cases.append((absurd, None, "parameters"))
+    cases.append((absurd, None, "bytes but its header describes"))
     huge = copy.deepcopy(good)
     huge["model"]["layers"][0]["config"]["units"] = 10**12
-    cases.append((huge, None, "parameters"))
+    cases.append((huge, None, r"holds 109 parameters but its architecture has \d{14}"))
     unknown = copy.deepcopy(good)
     unknown["model"]["layers"][0]["class_name"] = "Lambda"
     cases.append((unknown, None, "unknown class"))
@@ -243,9 +244,12 @@ def test_hostile_headers_with_valid_checksums():
     bad_dtype = copy.deepcopy(good)
     bad_dtype["model"]["dtype"] = "object"
     cases.append((bad_dtype, None, "dtype"))
+    # Each header behind the arrays of the good file: the architecture is
+    # checked against them before anything of its size is allocated.
+    arrays = contents()[-32 - 4 * (109 + 218) : -32]
     for header, raw, message in cases:
         with pytest.raises(ValueError, match=message):
-            load(with_header(header, raw=raw))
+            load(with_header(header, arrays, raw=raw))
 
 
 def test_missing_file_is_an_os_error(tmp_path):
@@ -449,3 +453,159 @@ def test_a_save_killed_midway_leaves_the_old_model_or_nothing(tmp_path, old_file
             loaded = nncore.load_model(path)
             assert loaded.name in ("old", "new") and (old_file or loaded.name == "new")
             assert_same_model(loaded, old if loaded.name == "old" else new)
+
+
+# ------------------------------------------- files of earlier versions
+
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+
+
+@pytest.mark.parametrize(
+    "name", ["adam_classifier", "sgd_momentum_float64", "frozen_rmsprop", "uncompiled"]
+)
+def test_files_written_by_earlier_versions_load_bit_identically(name):
+    """tests/data/<name>.nnc, written by make_nncore_files.py with the nncore of
+    2026-12 (before io.py became a codec), with what that nncore held beside it."""
+    expected = np.load(os.path.join(DATA, "nncore_files.npz"), allow_pickle=False)
+    model = nncore.load_model(os.path.join(DATA, f"{name}.nnc"))
+    weights = model.get_weights()
+    stored = sorted(k for k in expected.files if k.startswith(f"{name}_weights_"))
+    assert len(weights) == len(stored) > 0
+    for i, w in enumerate(weights):
+        reference = expected[f"{name}_weights_{i}"]
+        assert w.dtype == reference.dtype and w.tobytes() == reference.tobytes()
+    if f"{name}_optimizer_state" in expected.files:
+        state = model.get_optimizer_state()
+        reference = expected[f"{name}_optimizer_state"]
+        assert state.dtype == reference.dtype and state.tobytes() == reference.tobytes()
+        assert np.count_nonzero(state) > 0  # trained: the check compares something
+        assert model.optimizer.iterations == int(expected[f"{name}_iterations"]) > 0
+    else:
+        assert model.optimizer is None and model.get_optimizer_state() is None
+    x = expected["x"]
+    assert np.array_equal(model.predict(x, verbose=0), expected[f"{name}_predictions"])
+    # Saved again, the file is the same, byte for byte.
+    with open(os.path.join(DATA, f"{name}.nnc"), "rb") as f:
+        assert models.model_to_bytes(model) == f.read()
+
+
+def test_frozen_layers_and_metadata_come_back():
+    frozen = nncore.load_model(os.path.join(DATA, "frozen_rmsprop.nnc"))
+    assert [layer.trainable for layer in frozen.layers] == [False, True]
+    assert frozen.dtype == np.float32
+    assert nncore.load_model(os.path.join(DATA, "sgd_momentum_float64.nnc")).dtype == np.float64
+    plain = nncore.load_model(os.path.join(DATA, "uncompiled.nnc"))
+    assert plain.metadata == {"features": ["a", "b", "c", "d"]}
+
+
+# ------------------------------------------------------- the codec
+
+
+IO_ALONE = """
+import sys, types
+package = types.ModuleType("nncore")
+package.__path__ = [sys.argv[1]]
+sys.modules["nncore"] = package  # nncore/__init__.py, which imports everything, is not run
+import numpy as np
+import nncore.io as codec
+header = {"anything": [1, "two", None]}
+arrays = {"params": np.arange(3.0), "optimizer_state": np.zeros(0)}
+back, stored = codec.decode(codec.encode(header, arrays), "test")
+assert back == header and stored["params"].tolist() == [0.0, 1.0, 2.0]
+print(sorted(name for name in sys.modules if name.startswith("nncore")))
+"""
+
+
+def test_the_codec_imports_no_model_module():
+    """io.py is a codec of headers and arrays: importing and using it alone
+    imports neither nncore.models nor nncore.layers (no import cycle)."""
+    folder = os.path.dirname(os.path.abspath(model_io.__file__))
+    result = subprocess.run(
+        [sys.executable, "-c", IO_ALONE, folder], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == [
+        "['nncore',",
+        "'nncore._validation',",
+        "'nncore._version',",
+        "'nncore.io']",
+    ]
+
+
+def test_the_codec_round_trips_and_checks_its_arguments():
+    header = {"model": {"a": 1}, "metadata": None}
+    arrays = {"params": np.arange(5, dtype=np.float32), "optimizer_state": np.ones(10, "f4")}
+    back, stored = model_io.decode(model_io.encode(header, arrays), "test")
+    assert back == header
+    for name in model_io.ARRAYS:
+        assert stored[name].dtype == np.float32
+        assert np.array_equal(stored[name], arrays[name])
+    big_endian = {name: a.astype(">f4") for name, a in arrays.items()}
+    assert model_io.encode(header, big_endian) == model_io.encode(header, arrays)
+    with pytest.raises(ValueError, match="'format'"):
+        model_io.encode({"format": "x"}, arrays)
+    with pytest.raises(ValueError, match="exactly"):
+        model_io.encode(header, {"params": arrays["params"]})
+    with pytest.raises(ValueError, match="float32 or all float64"):
+        model_io.encode(header, {"params": np.zeros(2), "optimizer_state": np.zeros(2, "f4")})
+    with pytest.raises(ValueError, match="1-D"):
+        model_io.encode(header, {"params": np.zeros((2, 2)), "optimizer_state": np.zeros(0)})
+    with pytest.raises(TypeError, match="JSON"):
+        model_io.encode({"x": float("nan")}, arrays)
+
+
+def test_io_touches_no_model_field():
+    """The codec reads and writes no attribute of a model (it is never given
+    one) and imports nothing of nncore but its helpers."""
+    with open(model_io.__file__) as f:
+        tree = ast.parse(f.read())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module)
+        elif isinstance(node, ast.Attribute):
+            assert node.attr not in ("_params", "_opt_state", "_layers", "optimizer"), node.attr
+        elif isinstance(node, ast.Name):
+            assert node.id != "model", node.lineno
+    assert {name for name in imported if name.startswith("nncore")} == {
+        "nncore._validation",
+        "nncore._version",
+    }
+
+
+# ------------------------------------------------- optimizer state
+
+
+def test_get_and_set_optimizer_state():
+    x, labels = data()
+    model = make_model()
+    model.fit(x, labels, epochs=1, verbose=0)
+    state = model.get_optimizer_state()
+    assert state.shape == (2, model.count_params()) and state.dtype == np.float32
+    assert np.count_nonzero(state[0]) and (state[1] >= 0).all()
+    state[0] = 0  # a copy
+    assert np.count_nonzero(model.get_optimizer_state()[0])
+    before = model.get_optimizer_state()
+    for bad, error, message in [
+        (state[:1], ValueError, r"shape \(2, 109\)"),
+        (state.ravel(), ValueError, "shape"),
+        (state.astype(str), TypeError, "real numbers"),
+    ]:
+        with pytest.raises(error, match=message):
+            model.set_optimizer_state(bad)
+        assert np.array_equal(model.get_optimizer_state(), before)  # unchanged
+    model.set_optimizer_state(state.astype(np.float64))
+    assert np.array_equal(model.get_optimizer_state(), state)
+    uncompiled = nncore.Sequential([Dense(1, input_dim=2)])
+    assert uncompiled.get_optimizer_state() is None
+    with pytest.raises(ValueError, match="compiled and built"):
+        uncompiled.set_optimizer_state(np.zeros((1, 3)))
+
+
+def test_state_of_an_uncompiled_model_is_refused():
+    model = nncore.Sequential([Dense(1, input_dim=2)], seed=0)
+    header, arrays = model_io.decode(models.model_to_bytes(model), "test")
+    arrays = {"params": arrays["params"], "optimizer_state": np.zeros(3, np.float32)}
+    with pytest.raises(ValueError, match="cannot load test: an uncompiled model cannot have"):
+        models.model_from_bytes(model_io.encode(header, arrays), "test")
