@@ -34,12 +34,14 @@ import time
 
 import numpy as np
 
-from nncore import _csv
+from nncore import _csv, names
 from nncore._explain import MAX_WEIGHTS
 
 MAX_CLASSES_FOR_INTEGER_TARGET = 20
-OPTIMIZERS = ("adam", "sgd", "rmsprop", "adamw")
-HIDDEN_ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "elu", "gelu", "softplus")
+OPTIMIZERS = names.OPTIMIZERS
+# The output layer's activation follows from the task; linear and softmax
+# would make the hidden layers pointless or couple their units.
+HIDDEN_ACTIVATIONS = tuple(a for a in names.ACTIVATIONS if a not in ("linear", "softmax"))
 
 
 def note(message: str):

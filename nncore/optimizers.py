@@ -157,8 +157,13 @@ class RMSprop(Optimizer):
         }
 
 
-_BY_NAME = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
-_CLASSES = {cls.__name__: cls for cls in _BY_NAME.values()}
+_CLASSES = {cls.__name__: cls for cls in (SGD, Adam, AdamW, RMSprop)}
+_BY_NAME = {cls.kind: cls for cls in _CLASSES.values()}
+if set(_BY_NAME) != set(names.OPTIMIZERS):
+    raise RuntimeError(
+        f"internal error: nncore.optimizers has classes for {sorted(_BY_NAME)}; "
+        f"the C code runs {sorted(names.OPTIMIZERS)}"
+    )
 
 
 def get(identifier) -> Optimizer:

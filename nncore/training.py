@@ -764,16 +764,17 @@ def _deserialize(spec, module, base):
     return cls(**spec["config"])
 
 
-# The C loss of each loss name -> the nncore.losses object compile makes for it.
+# The C loss of each loss name -> the nncore.losses class compile makes for it.
 _LOSS_OBJECTS = {
-    "mse": losses.MeanSquaredError,
-    "mae": losses.MeanAbsoluteError,
-    "huber": losses.Huber,
-    "poisson": losses.Poisson,
-    "binary_crossentropy": losses.BinaryCrossentropy,
-    "categorical_crossentropy": losses.CategoricalCrossentropy,
-    _SPARSE: losses.SparseCategoricalCrossentropy,
+    cls.c_name: cls
+    for cls in (getattr(losses, name) for name in losses.__all__)
+    if isinstance(cls, type) and issubclass(cls, losses.Loss) and cls.c_name
 }
+if set(_LOSS_OBJECTS) != set(names.C_LOSSES):
+    raise RuntimeError(
+        f"internal error: nncore.losses has classes for {sorted(_LOSS_OBJECTS)}; the C code "
+        f"runs {sorted(names.C_LOSSES)}"
+    )
 _ORDER_HINT = "the order is compile(optimizer, loss), as in Keras"
 
 
