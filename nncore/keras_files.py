@@ -10,9 +10,10 @@ writes the HDF5 part; nothing here imports Keras.
 
 Only Sequential networks of the layers nncore runs in C are read; anything
 else is refused with the name of the first layer (or setting) nncore cannot
-run. The optimizer's moment estimates are not carried over in either
-direction (a loaded model restarts them, as after compile()); its
-hyper-parameters, the loss and the metrics are.
+run. The compile settings (loss, metrics, optimizer and its
+hyper-parameters) and the optimizer's state (its step count and moment
+estimates, under optimizer/vars in Keras's order) are carried over both
+ways, so that training resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -370,11 +371,13 @@ def _compile_settings(config: dict):
     elif isinstance(optimizer_spec, dict):
         class_name = optimizer_spec.get("class_name")
         keras_config = optimizer_spec.get("config") or {}
-        classes = (optimizers.SGD, optimizers.Adam, optimizers.AdamW, optimizers.RMSprop)
-        cls = {c.__name__: c for c in classes}.get(class_name)
+        cls = optimizers._CLASSES.get(class_name)
         if cls is None:
             raise KerasFileError(f"optimizer {class_name!r} is not one nncore runs")
+        if not isinstance(keras_config, dict):
+            raise KerasFileError(f"optimizer config {describe(keras_config)}")
         keys = cls().get_config()
+        _refuse_optimizer_settings(class_name, keras_config, keys)
         optimizer = cls(**{k: keras_config[k] for k in keys if keras_config.get(k) is not None})
     else:
         raise KerasFileError(f"compile_config optimizer {describe(optimizer_spec)}")
@@ -382,6 +385,47 @@ def _compile_settings(config: dict):
         raise KerasFileError(f"compile_config metrics {describe(metrics)}")
     loss = _compile_object(loss, nncore_losses, "loss")
     return loss, optimizer, [_compile_object(m, nncore_metrics, "metric") for m in metrics]
+
+
+# Settings of Keras's optimizers that nncore's do not run, with the value
+# that means "off"; another value is refused rather than ignored.
+_OPTIMIZER_SETTINGS_OFF = {
+    "weight_decay": None,
+    "clipnorm": None,
+    "global_clipnorm": None,
+    "clipvalue": None,
+    "use_ema": False,
+    "loss_scale_factor": None,
+    "gradient_accumulation_steps": None,
+    "amsgrad": False,
+    "centered": False,
+}
+# Settings that change nothing while the ones above are off.
+_OPTIMIZER_SETTINGS_INERT = ("name", "ema_momentum", "ema_overwrite_frequency")
+
+
+def _refuse_optimizer_settings(class_name: str, config: dict, keys) -> None:
+    for key, value in config.items():
+        if key in keys or key in _OPTIMIZER_SETTINGS_INERT:
+            continue
+        if key in _OPTIMIZER_SETTINGS_OFF:
+            if value != _OPTIMIZER_SETTINGS_OFF[key] and not (key == "weight_decay" and not value):
+                raise KerasFileError(
+                    f"optimizer {class_name} with {key}={value!r}: nncore's {class_name} "
+                    "does not run it"
+                )
+            continue
+        warnings.warn(
+            f"optimizer {class_name} setting {key}={value!r} is not one nncore knows; "
+            "it is not applied",
+            RuntimeWarning,
+            stacklevel=5,
+        )
+    if isinstance(config.get("learning_rate"), dict):
+        raise KerasFileError(
+            f"optimizer {class_name} has a learning-rate schedule; nncore takes a number "
+            "(a LearningRateScheduler callback changes it between epochs)"
+        )
 
 
 def _compile_object(spec, module, what):
@@ -402,7 +446,11 @@ def _compile_object(spec, module, what):
 def load_keras(path):
     """The nncore Sequential model stored in a Keras 3 `.keras` file, with the
     same weights (and so the same predictions, to float rounding), compiled
-    with its loss, metrics and optimizer settings when the file has them.
+    with its loss, metrics and optimizer settings when the file has them, and
+    with the optimizer's step count and moments, so that training continues
+    as Keras's would (optimizer settings nncore does not run, such as
+    amsgrad or clipnorm, are refused; a compiled model's file without
+    optimizer state warns and starts the optimizer again).
 
     Reads Sequential networks of InputLayer, Dense, Activation, Dropout,
     ReLU, LeakyReLU, ELU, Softmax and Flatten (on 2-D data it changes
@@ -429,6 +477,8 @@ def load_keras(path):
         if settings is not None:
             loss, optimizer, metrics = settings
             model.compile(loss=loss, optimizer=optimizer, metrics=metrics)
+            with h5py.File(io.BytesIO(weights), "r") as h5file:
+                _read_optimizer_state(h5file, model, converted)
         return model
     except KerasFileError as exc:
         raise ValueError(f"cannot load {source}: {exc}") from None
@@ -436,6 +486,102 @@ def load_keras(path):
         if isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError)):
             raise
         raise ValueError(f"cannot load {source} as a Keras model: {exc}") from None
+
+
+def _trainable_variables(model, layer_list) -> list | None:
+    """(offset in the parameter buffer, shape, label) of each variable Keras's
+    optimizer updates, in its order, for the nncore layers of `layer_list` in
+    model order; None when a layer's variables have no known Keras layout."""
+    variables = []
+    offset = 0
+    for layer in layer_list:
+        weights = layer.get_weights()
+        if weights and not isinstance(layer, layers.Dense):
+            return None
+        for index, weight in enumerate(weights):
+            label = f"{layer.name} {'bias' if index else 'kernel'}"
+            variables.append((offset, weight.shape, label))
+            offset += weight.size
+    return variables if offset == model.count_params() else None
+
+
+def _keras_slot_order(optimizer, n_variables: int) -> list:
+    """(slot, variable index) of each variable Keras 3's optimizer keeps after
+    its iteration and learning_rate, in its order. Adam and AdamW create
+    momentum and velocity together, variable by variable; RMSprop all its
+    velocities, then all its momentums. A slot the C update never reads with
+    these settings (SGD's and RMSprop's momentum at momentum 0) Keras does
+    not create either."""
+    variables = range(n_variables)
+    if optimizer.kind in ("adam", "adamw"):
+        return [(slot, v) for v in variables for slot in (0, 1)]
+    if optimizer.kind == "sgd":
+        return [(0, v) for v in variables] if optimizer.momentum != 0 else []
+    if optimizer.kind == "rmsprop":
+        slots = (0, 1) if optimizer.momentum > 0 else (0,)
+        return [(slot, v) for slot in slots for v in variables]
+    raise ValueError(
+        f"the state of optimizer {type(optimizer).__name__} has no Keras layout in nncore"
+    )
+
+
+def _read_optimizer_state(h5file, model, converted) -> None:
+    """Sets the compiled model's optimizer state (step count, learning rate,
+    moments) from the file's optimizer/vars, checked in full first."""
+    group = h5file.get("optimizer/vars")
+    if group is None:
+        warnings.warn(
+            "the file holds no optimizer state: the optimizer starts again from step 0 "
+            "with zero moments, as after compile()",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        return
+    stored = [group.get(str(i)) for i in range(len(group))]
+    if any(value is None for value in stored) or len(stored) < 2:
+        raise KerasFileError(
+            f"optimizer/vars holds {sorted(group)}; expected 0, 1, ... (iteration, "
+            "learning_rate, then the optimizer's variables)"
+        )
+    stored = [np.asarray(value) for value in stored]
+    optimizer = model.optimizer
+    iterations, learning_rate = stored[0], stored[1]
+    if iterations.shape != () or iterations.dtype.kind not in "iu" or iterations < 0:
+        raise KerasFileError(f"optimizer iteration {iterations!r} is not a step count")
+    if learning_rate.shape != () or learning_rate.dtype.kind != "f":
+        raise KerasFileError(f"optimizer learning_rate {learning_rate!r} is not a number")
+    variables = _trainable_variables(model, [layer for layer, _, _ in converted if layer])
+    slot_names = names.OPTIMIZER_SLOTS[optimizer.kind]
+    if variables is None:
+        warnings.warn(
+            "the file's optimizer state is not read: nncore does not know where Keras keeps "
+            "it for this model's layers; the optimizer starts again from step 0",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        return
+    order = _keras_slot_order(optimizer, len(variables))
+    # An optimizer that never took a step has no variables beyond the first two.
+    if len(stored) != 2 + len(order) and not (len(stored) == 2 and int(iterations) == 0):
+        raise KerasFileError(
+            f"optimizer/vars holds {len(stored)} variables; {type(optimizer).__name__} "
+            f"keeps {2 + len(order)} for this model"
+        )
+    state = np.zeros((optimizer.state_slots, model.count_params()), model.dtype)
+    for value, (slot, v) in zip(stored[2:], order):
+        offset, shape, label = variables[v]
+        if value.shape != shape or value.dtype.kind != "f":
+            raise KerasFileError(
+                f"optimizer {slot_names[slot]} of {label} has shape {value.shape} "
+                f"({value.dtype}); expected {shape}"
+            )
+        state[slot, offset : offset + value.size] = value.ravel()
+    model.set_optimizer_state(state)
+    optimizer.iterations = int(iterations)
+    # Keras trains with the variable, which the config holds rounded to its
+    # dtype; a config value that rounds to it is kept as it is.
+    if learning_rate.dtype.type(optimizer.learning_rate) != learning_rate:
+        optimizer.learning_rate = float(learning_rate)
 
 
 def _model_and_layers(config) -> tuple:
@@ -469,9 +615,6 @@ def model_from_keras_config(config):
 
 
 # ----------------------------------------------------------------- writing
-
-# The names Keras gives its optimizers by default.
-_OPTIMIZER_NAMES = {"SGD": "SGD", "Adam": "adam", "AdamW": "adamw", "RMSprop": "rmsprop"}
 
 
 def _keras_object(module, class_name, config, **extra) -> dict:
@@ -588,7 +731,7 @@ def _keras_config(model, keras_layers, with_compile=True) -> dict:
     if with_compile and model.optimizer is not None:
         optimizer = model.optimizer
         class_name = type(optimizer).__name__
-        name = _OPTIMIZER_NAMES.get(class_name, class_name.lower())
+        name = _snake_case(class_name)  # the name Keras gives an optimizer by default
         optimizer_config = {"name": name, **optimizer.get_config()}
         config["compile_config"] = {
             "optimizer": _keras_object("keras.optimizers", class_name, optimizer_config),
@@ -610,6 +753,41 @@ def _write_weights(h5file, model, keras_layers):
     h5file.create_group("vars").attrs["name"] = model.name
 
 
+def _write_optimizer_state(h5file, model, keras_layers, config) -> None:
+    """optimizer/vars as Keras 3 writes it: iteration, learning_rate, then
+    the moments of each trainable variable in Keras's order."""
+    optimizer = model.optimizer
+    layer_configs = [spec["config"] for spec in config["config"]["layers"]]
+    layer_configs = layer_configs[len(layer_configs) - len(keras_layers) :]
+    trained = [
+        layer
+        for (_, _, layer), layer_config in zip(keras_layers, layer_configs)
+        if layer is not None and layer_config.get("trainable", True)
+    ]
+    variables = _trainable_variables(model, trained)
+    if variables is None:
+        warnings.warn(
+            f"the state of the {type(optimizer).__name__} optimizer is not written: nncore "
+            "does not know where Keras keeps it for this model's layers (Keras will start "
+            "it again from step 0)",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        return
+    state = model.get_optimizer_state()
+    values = [
+        np.asarray(optimizer.iterations, np.int64),
+        np.asarray(optimizer.learning_rate, np.float32),
+    ]
+    for slot, v in _keras_slot_order(optimizer, len(variables)):
+        offset, shape, _ = variables[v]
+        values.append(state[slot, offset : offset + int(np.prod(shape))].reshape(shape))
+    group = h5file.create_group("optimizer/vars")
+    group.attrs["name"] = config["compile_config"]["optimizer"]["config"]["name"]
+    for index, value in enumerate(values):
+        group.create_dataset(str(index), data=value)
+
+
 def _keras_compile_object(value, module):
     if value is None or isinstance(value, str):
         return value
@@ -626,7 +804,8 @@ def _require_built(model, what: str):
 
 def save_keras(model, path) -> None:
     """Writes `model` as a Keras 3 `.keras` file that keras.saving.load_model
-    reads (the optimizer's moments are not written). Needs h5py."""
+    reads, with the optimizer's state when the model is compiled, so that
+    Keras (or nncore) continues training from it. Needs h5py."""
     _require_built(model, "saving a .keras file")
     h5py = _h5py()
     keras_layers = _keras_layers(model)
@@ -635,6 +814,8 @@ def save_keras(model, path) -> None:
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as h5file:
         _write_weights(h5file, model, keras_layers)
+        if model.optimizer is not None:
+            _write_optimizer_state(h5file, model, keras_layers, config)
     # Written in full to a temporary file first: a failed save leaves no half-written file.
     path = os.fspath(path)
     temporary = f"{path}.{os.getpid()}.tmp"

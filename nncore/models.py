@@ -551,8 +551,8 @@ class Sequential(Trainer):
     # ------------------------------------------------------------- storage
     def save(self, filepath, overwrite=True, zipped=None) -> None:
         """Writes the model to ONE file, never pickle: a Keras 3 file when the
-        name ends in .keras (Keras loads it; needs h5py; the optimizer's
-        moments are not in it), else nncore's own file (architecture, weights,
+        name ends in .keras (Keras loads it and continues training from the
+        optimizer state it holds; needs h5py), else nncore's own file (architecture, weights,
         optimizer state, nncore version; format: docs/file-format.md), e.g.
         "model.nnc", or to a binary file object. Keras 2's .h5 files are
         refused, not written under another format. overwrite=False refuses

@@ -19,6 +19,7 @@ __all__ = [
     "OPTIMIZERS",
     "LOSSES",
     "METRICS",
+    "OPTIMIZER_SLOTS",
     "optimizer_state_slots",
 ]
 
@@ -31,6 +32,15 @@ LAYER_ALPHA = {"leaky_relu": 0.2, "elu": 1.0}
 C_LOSSES = tuple(_core.LOSS_CODES)
 C_METRICS = tuple(_core.METRIC_CODES)
 OPTIMIZERS = tuple(_core.OPTIMIZER_CODES)
+
+# What each slot of a C optimizer's state holds, by the name Keras 3 gives
+# the variable that plays the same part in its update (the same formulas).
+OPTIMIZER_SLOTS = {
+    "sgd": ("momentum",),
+    "adam": ("momentum", "velocity"),
+    "adamw": ("momentum", "velocity"),
+    "rmsprop": ("velocity", "momentum"),
+}
 
 # Loss names users may write (Keras spellings) -> the C loss.
 LOSSES = {
@@ -55,3 +65,17 @@ METRICS = {
 def optimizer_state_slots(kind: str) -> int:
     """Buffers of one value per parameter the C optimizer `kind` keeps between steps."""
     return _core.optimizer_state_slots(kind)
+
+
+def _check_optimizer_slots():
+    """OPTIMIZER_SLOTS names every slot of every C optimizer (an import-time
+    check, so that a C optimizer added without its names fails at once)."""
+    for kind in OPTIMIZERS:
+        if len(OPTIMIZER_SLOTS.get(kind, ())) != optimizer_state_slots(kind):
+            raise RuntimeError(
+                f"internal error: nncore.names.OPTIMIZER_SLOTS has no name for each of the "
+                f"{optimizer_state_slots(kind)} state slots of the C optimizer {kind!r}"
+            )
+
+
+_check_optimizer_slots()

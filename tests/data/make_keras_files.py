@@ -6,9 +6,16 @@ Run once with Keras 3 on the JAX backend (pip install keras jax h5py):
     KERAS_BACKEND=jax python tests/data/make_keras_files.py
 Each network is trained a few epochs on random data, so that its weights (and
 batch-normalization statistics) are not the initial ones.
+
+    KERAS_BACKEND=jax python tests/data/make_keras_files.py resume
+makes only the resume_*.keras files (made with Keras 3.15): one network per
+optimizer, trained, saved with its optimizer state, then trained on ONE more
+fixed batch (train_on_batch); keras_resume.npz holds that batch and the
+predictions after it, which nncore must reproduce from the file.
 """
 
 import os
+import sys
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
@@ -93,6 +100,49 @@ def unsupported():
     return model, 4, 1
 
 
+def resume_networks():
+    """(name, model, inputs, outputs, loss): small networks, one per optimizer
+    whose state nncore and Keras share, with steps large enough that the
+    moments change the next step measurably."""
+    dense = layers.Dense
+    return [
+        ("resume_adam", [dense(8, activation="relu"), dense(3, activation="softmax")],
+         keras.optimizers.Adam(0.01), "categorical_crossentropy", 4, 3),
+        ("resume_sgd", [dense(6, activation="tanh"), dense(1)],
+         keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True), "mse", 3, 1),
+        ("resume_rmsprop", [dense(6, activation="relu"), dense(1, activation="sigmoid")],
+         keras.optimizers.RMSprop(0.01, momentum=0.5), "binary_crossentropy", 5, 1),
+        ("resume_adamw", [dense(5, activation="elu"), dense(2)],
+         keras.optimizers.AdamW(0.01, weight_decay=0.05), "mse", 3, 2),
+    ]  # fmt: skip
+
+
+def resume():
+    keras.utils.set_random_seed(1)
+    rng = np.random.default_rng(1)
+    expected = {}
+    for name, stack, optimizer, loss, n_in, n_out in resume_networks():
+        model = keras.Sequential([keras.Input((n_in,)), *stack], name=name)
+        model.compile(optimizer, loss)
+        x = rng.standard_normal((48, n_in)).astype("float32")
+        if loss == "categorical_crossentropy":
+            y = keras.utils.to_categorical(rng.integers(0, n_out, 48), n_out)
+        elif loss == "binary_crossentropy":
+            y = (rng.random((48, n_out)) > 0.5).astype("float32")
+        else:
+            y = rng.standard_normal((48, n_out)).astype("float32")
+        model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+        model.save(os.path.join(HERE, f"{name}.keras"))
+        batch_x, batch_y = x[:8] + 0.5, y[8:16]
+        model.train_on_batch(batch_x, batch_y)
+        expected[f"{name}_batch_x"] = batch_x
+        expected[f"{name}_batch_y"] = batch_y
+        expected[f"{name}_x"] = x[:9]
+        expected[f"{name}_y"] = np.asarray(model.predict(x[:9], verbose=0))
+        expected[f"{name}_iterations"] = np.asarray(model.optimizer.iterations)
+    np.savez(os.path.join(HERE, "keras_resume.npz"), **expected)
+
+
 def main():
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
@@ -117,4 +167,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["resume"]:
+        resume()
+    else:
+        main()
