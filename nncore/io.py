@@ -190,7 +190,8 @@ def _count(value, what):
 def decode(data: bytes, source: str = "model file") -> tuple:
     """(header, arrays) stored in `data` (a file's contents), as encode was
     given them: the header without "format" and "arrays", and ARRAYS' names
-    -> read-only 1-D arrays of the file's dtype (in the machine's byte order)."""
+    -> 1-D arrays of the file's dtype in the machine's byte order (read-only
+    views of `data` on little-endian machines: copy before writing)."""
     try:
         return _decode(data)
     except _Corrupt as exc:

@@ -324,7 +324,8 @@ LOSSES = [
 
 
 def reference_loss(p, t, name, w):
-    """Per-sample losses averaged as API.md defines, from float64 inputs."""
+    """Per-sample losses (Keras 3's formulas, probabilities clipped to [1e-7, 1 - 1e-7]),
+    weighted and summed over the batch, divided by its size, from float64 inputs."""
     n = p.shape[0]
     p = p.reshape(n, -1)
     eps = 1e-7
