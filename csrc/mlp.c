@@ -25,6 +25,9 @@
 #define NC_GATHER_PARALLEL_BYTES (128u * 1024u)
 /* nc_all_finite on all threads from this many bytes on. */
 #define NC_FINITE_PARALLEL_BYTES (4.0 * 1024.0 * 1024.0)
+/* Columns per block of the batch normalization kernels (their per-column
+ * factors and sums live on the stack). */
+#define NC_BN_BLOCK 64
 
 /* Seconds on a monotonic clock, for the progress hook's interval. */
 static double nc_seconds(void)
@@ -126,7 +129,7 @@ static size_t nc_network_widest(const nc_network *net)
 static int nc_network_from_logits(const nc_network *net)
 {
     const nc_layer *last = &net->layers[net->n_layers - 1];
-    if (last->kind == NC_LAYER_DROPOUT)
+    if (last->kind != NC_LAYER_DENSE && last->kind != NC_LAYER_ACTIVATION)
         return 0;
     if (last->activation == NC_ACT_SIGMOID)
         return net->loss == NC_LOSS_BINARY_CROSSENTROPY;
@@ -139,6 +142,13 @@ static int nc_network_from_logits(const nc_network *net)
 int nc_network_uses_logits(const nc_network *net)
 {
     return nc_network_check(net) == NC_OK && nc_network_from_logits(net);
+}
+
+/* Values of a layer's statistics block in the workspace: a batch
+ * normalization layer's batch mean and variance. */
+static size_t nc_network_stats_count(const nc_layer *layer)
+{
+    return layer->kind == NC_LAYER_BATCH_NORM ? 2 * layer->n_out : 0;
 }
 
 /* offset + count <= total, without overflow */
@@ -180,6 +190,19 @@ nc_status nc_network_check(const nc_network *net)
                 !(layer->dropout_rate >= 0 && layer->dropout_rate < 1))
                 return NC_ERR_INVALID_ARGUMENT;
             break;
+        case NC_LAYER_BATCH_NORM:
+            if (layer->n_in != layer->n_out || !(layer->momentum >= 0 && layer->momentum <= 1) ||
+                !(layer->epsilon >= 0) || !isfinite(layer->epsilon) ||
+                !nc_fits(layer->moving_mean_offset, layer->n_out, net->n_params) ||
+                !nc_fits(layer->moving_variance_offset, layer->n_out, net->n_params) ||
+                (layer->scale && !nc_fits(layer->gamma_offset, layer->n_out, net->n_params)) ||
+                (layer->center && !nc_fits(layer->beta_offset, layer->n_out, net->n_params)))
+                return NC_ERR_INVALID_ARGUMENT;
+            break;
+        case NC_LAYER_FLATTEN:
+            if (layer->n_in != layer->n_out)
+                return NC_ERR_INVALID_ARGUMENT;
+            break;
         default: return NC_ERR_INVALID_ARGUMENT;
         }
     }
@@ -189,7 +212,7 @@ nc_status nc_network_check(const nc_network *net)
 /* a * b + c in size_t, or SIZE_MAX on overflow */
 static size_t nc_add_product(size_t c, size_t a, size_t b)
 {
-    if (a && b > SIZE_MAX / a)
+    if (c == SIZE_MAX || (a && b > SIZE_MAX / a))
         return SIZE_MAX;
     size_t ab = a * b;
     return ab > SIZE_MAX - c - 2 * NC_ALIGN ? SIZE_MAX : c + nc_round_up(ab);
@@ -206,9 +229,11 @@ size_t nc_network_workspace_size(const nc_network *net, size_t batch_size, size_
     size_t total = nc_add_product(0, row, net->layers[0].n_in);
     total = nc_add_product(total, row, net->layers[net->n_layers - 1].n_out);
     total = nc_add_product(total, row, 1);
-    for (size_t l = 0; l < net->n_layers && total != SIZE_MAX; l++)
+    for (size_t l = 0; l < net->n_layers && total != SIZE_MAX; l++) {
         for (int copies = 0; copies < 3; copies++)
             total = nc_add_product(total, row, net->layers[l].n_out);
+        total = nc_add_product(total, elem_size, nc_network_stats_count(&net->layers[l]));
+    }
     for (int copies = 0; copies < 2 && total != SIZE_MAX; copies++)
         total = nc_add_product(total, row, nc_network_widest(net));
     return total;

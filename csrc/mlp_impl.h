@@ -26,6 +26,8 @@ typedef struct NET(buffers) {
     T *own_z[NC_MAX_LAYERS], *own_a[NC_MAX_LAYERS], *mask[NC_MAX_LAYERS]; /* storage */
     const T *z[NC_MAX_LAYERS]; /* pre-activation of layer l (dense: own_z; else its input) */
     const T *a[NC_MAX_LAYERS]; /* output of layer l (may be own_z, own_a or its input) */
+    T *stats[NC_MAX_LAYERS];   /* batch normalization in training: its batch's mean, then
+                                  its variance (n_out each); other layers: none */
     T *grad_ping, *grad_pong;  /* B x widest, the backward pass' two gradients */
     double l2_scale;           /* the batch's factor on the l2 penalties (nc_loss_scaling) */
 } NET(buffers);
@@ -43,6 +45,7 @@ static void NET(carve)(const nc_network *net, size_t batch, void *workspace, NET
         buf->own_z[l] = (T *)nc_take(&cursor, bytes);
         buf->own_a[l] = (T *)nc_take(&cursor, bytes);
         buf->mask[l] = (T *)nc_take(&cursor, bytes);
+        buf->stats[l] = (T *)nc_take(&cursor, nc_network_stats_count(&net->layers[l]) * sizeof(T));
     }
     buf->grad_ping = (T *)nc_take(&cursor, batch * widest * sizeof(T));
     buf->grad_pong = (T *)nc_take(&cursor, batch * widest * sizeof(T));
@@ -160,6 +163,175 @@ static nc_status NET(dense_backward)(const nc_layer *layer, const T *params, T *
     return status;
 }
 
+/* Batch normalization kernels (nncore.h). The loops run row by row over
+ * blocks of NC_BN_BLOCK columns, whose per-column factors and sums sit on the
+ * stack: the rows stream through the caches once per pass and no square root
+ * is taken per element. */
+
+nc_status NET(nc_batch_norm_stats)(size_t m, size_t n, const T *x, ptrdiff_t x_rs, T *mean, T *var)
+{
+    if (m == 0 || (n && (!x || !mean || !var)))
+        return NC_ERR_INVALID_ARGUMENT;
+    for (size_t j0 = 0; j0 < n; j0 += NC_BN_BLOCK) {
+        const size_t width = n - j0 < NC_BN_BLOCK ? n - j0 : NC_BN_BLOCK;
+        double sum[NC_BN_BLOCK] = {0}, squares[NC_BN_BLOCK] = {0};
+        for (size_t i = 0; i < m; i++) {
+            const T *row = x + (ptrdiff_t)i * x_rs + (ptrdiff_t)j0;
+            for (size_t j = 0; j < width; j++)
+                sum[j] += (double)row[j];
+        }
+        for (size_t j = 0; j < width; j++)
+            sum[j] /= (double)m; /* now the mean */
+        for (size_t i = 0; i < m; i++) {
+            const T *row = x + (ptrdiff_t)i * x_rs + (ptrdiff_t)j0;
+            for (size_t j = 0; j < width; j++) {
+                const double d = (double)row[j] - sum[j];
+                squares[j] += d * d;
+            }
+        }
+        for (size_t j = 0; j < width; j++) {
+            mean[j0 + j] = (T)sum[j];
+            var[j0 + j] = (T)(squares[j] / (double)m);
+        }
+    }
+    return NC_OK;
+}
+
+nc_status NET(nc_batch_norm_forward)(size_t m, size_t n, const T *x, ptrdiff_t x_rs, const T *mean,
+                                     const T *var, const T *gamma, const T *beta, T epsilon, T *y,
+                                     ptrdiff_t y_rs)
+{
+    if (!(epsilon >= 0) || (m && n && (!x || !mean || !var || !y)))
+        return NC_ERR_INVALID_ARGUMENT;
+    for (size_t j0 = 0; j0 < n; j0 += NC_BN_BLOCK) {
+        const size_t width = n - j0 < NC_BN_BLOCK ? n - j0 : NC_BN_BLOCK;
+        T scale[NC_BN_BLOCK], shift[NC_BN_BLOCK]; /* y = x * scale + shift */
+        for (size_t j = 0; j < width; j++) {
+            const size_t c = j0 + j;
+            scale[j] = (gamma ? gamma[c] : (T)1) / (T)sqrt((double)(var[c] + epsilon));
+            shift[j] = (beta ? beta[c] : (T)0) - mean[c] * scale[j];
+        }
+        for (size_t i = 0; i < m; i++) {
+            const T *in = x + (ptrdiff_t)i * x_rs + (ptrdiff_t)j0;
+            T *out = y + (ptrdiff_t)i * y_rs + (ptrdiff_t)j0;
+            for (size_t j = 0; j < width; j++)
+                out[j] = in[j] * scale[j] + shift[j];
+        }
+    }
+    return NC_OK;
+}
+
+nc_status NET(nc_batch_norm_backward)(size_t m, size_t n, const T *x, ptrdiff_t x_rs, const T *mean,
+                                      const T *var, const T *gamma, T epsilon, int batch_stats,
+                                      const T *dy, ptrdiff_t dy_rs, T *dgamma, T *dbeta, T *dx,
+                                      ptrdiff_t dx_rs)
+{
+    if (!(epsilon >= 0) || (m && n && (!x || !mean || !var || !dy)))
+        return NC_ERR_INVALID_ARGUMENT;
+    const int need_sums = dgamma || dbeta || (dx && batch_stats);
+    for (size_t j0 = 0; j0 < n; j0 += NC_BN_BLOCK) {
+        const size_t width = n - j0 < NC_BN_BLOCK ? n - j0 : NC_BN_BLOCK;
+        T inv_s[NC_BN_BLOCK];
+        double sum_dy[NC_BN_BLOCK] = {0}, sum_dy_x_hat[NC_BN_BLOCK] = {0};
+        for (size_t j = 0; j < width; j++)
+            inv_s[j] = (T)1 / (T)sqrt((double)(var[j0 + j] + epsilon));
+        for (size_t i = 0; need_sums && i < m; i++) {
+            const T *in = x + (ptrdiff_t)i * x_rs + (ptrdiff_t)j0;
+            const T *g = dy + (ptrdiff_t)i * dy_rs + (ptrdiff_t)j0;
+            for (size_t j = 0; j < width; j++) {
+                const T x_hat = (in[j] - mean[j0 + j]) * inv_s[j];
+                sum_dy[j] += (double)g[j];
+                sum_dy_x_hat[j] += (double)g[j] * (double)x_hat;
+            }
+        }
+        for (size_t j = 0; j < width; j++) {
+            if (dgamma)
+                dgamma[j0 + j] = (T)sum_dy_x_hat[j];
+            if (dbeta)
+                dbeta[j0 + j] = (T)sum_dy[j];
+        }
+        if (!dx)
+            continue;
+        /* dx = factor * (dy - x_hat * slope - offset): the batch terms folded
+         * into two constants per column */
+        T factor[NC_BN_BLOCK], slope[NC_BN_BLOCK], offset[NC_BN_BLOCK];
+        for (size_t j = 0; j < width; j++) {
+            factor[j] = (gamma ? gamma[j0 + j] : (T)1) * inv_s[j];
+            slope[j] = batch_stats ? (T)(sum_dy_x_hat[j] / (double)m) : (T)0;
+            offset[j] = batch_stats ? (T)(sum_dy[j] / (double)m) : (T)0;
+        }
+        for (size_t i = 0; i < m; i++) {
+            const T *in = x + (ptrdiff_t)i * x_rs + (ptrdiff_t)j0;
+            const T *g = dy + (ptrdiff_t)i * dy_rs + (ptrdiff_t)j0;
+            T *out = dx + (ptrdiff_t)i * dx_rs + (ptrdiff_t)j0;
+            for (size_t j = 0; j < width; j++) {
+                const T x_hat = (in[j] - mean[j0 + j]) * inv_s[j];
+                out[j] = factor[j] * (g[j] - x_hat * slope[j] - offset[j]);
+            }
+        }
+    }
+    return NC_OK;
+}
+
+/* A batch normalization layer: in training mode (unless frozen) with the
+ * batch's statistics, kept in stats for the backward pass and the moving
+ * update; else with the moving statistics. */
+static nc_status NET(batch_norm_layer_forward)(const nc_layer *layer, const T *params, size_t batch,
+                                               const T *in, T *stats, T *a, int training)
+{
+    const size_t n = layer->n_out;
+    const T *mean = params + layer->moving_mean_offset;
+    const T *var = params + layer->moving_variance_offset;
+    if (training && !layer->frozen) {
+        nc_status status = K(nc_batch_norm_stats)(batch, n, in, (ptrdiff_t)n, stats, stats + n);
+        if (status != NC_OK)
+            return status;
+        mean = stats;
+        var = stats + n;
+    }
+    return K(nc_batch_norm_forward)(
+        batch, n, in, (ptrdiff_t)n, mean, var, layer->scale ? params + layer->gamma_offset : NULL,
+        layer->center ? params + layer->beta_offset : NULL, (T)layer->epsilon, a, (ptrdiff_t)n);
+}
+
+/* From grad = dL/da: dgamma and dbeta into grads (unless frozen), and d_in
+ * (NULL: not needed), which may be grad itself. training: the forward pass
+ * ran with the batch's statistics in stats. */
+static nc_status NET(batch_norm_layer_backward)(const nc_layer *layer, const T *params, T *grads,
+                                                size_t batch, const T *in, const T *stats,
+                                                const T *grad, T *d_in, int training)
+{
+    const size_t n = layer->n_out;
+    const int batch_stats = training && !layer->frozen;
+    const int learns = !layer->frozen;
+    return K(nc_batch_norm_backward)(
+        batch, n, in, (ptrdiff_t)n, batch_stats ? stats : params + layer->moving_mean_offset,
+        batch_stats ? stats + n : params + layer->moving_variance_offset,
+        layer->scale ? params + layer->gamma_offset : NULL, (T)layer->epsilon, batch_stats, grad,
+        (ptrdiff_t)n, learns && layer->scale ? grads + layer->gamma_offset : NULL,
+        learns && layer->center ? grads + layer->beta_offset : NULL, d_in, (ptrdiff_t)n);
+}
+
+/* After a training batch: moving = momentum * moving + (1 - momentum) * the
+ * batch's statistic, for each layer whose forward pass used its batch's
+ * statistics (Keras's order of operations, in T). */
+static void NET(update_moving_statistics)(const nc_network *net, T *params,
+                                          const NET(buffers) * buf)
+{
+    for (size_t l = 0; l < net->n_layers; l++) {
+        const nc_layer *layer = &net->layers[l];
+        if (layer->kind != NC_LAYER_BATCH_NORM || layer->frozen)
+            continue;
+        const T keep = (T)layer->momentum, take = (T)(1.0 - layer->momentum);
+        T *mean = params + layer->moving_mean_offset;
+        T *var = params + layer->moving_variance_offset;
+        for (size_t j = 0; j < layer->n_out; j++) {
+            mean[j] = mean[j] * keep + buf->stats[l][j] * take;
+            var[j] = var[j] * keep + buf->stats[l][layer->n_out + j] * take;
+        }
+    }
+}
+
 /* Inverted dropout: a = in * mask, mask = 1/(1-rate) with probability 1-rate
  * and 0 otherwise, a function of (seed, step, layer, element) alone. */
 static void NET(dropout_forward)(const nc_layer *layer, size_t layer_index, size_t batch,
@@ -216,6 +388,16 @@ static nc_status NET(forward)(const nc_network *net, const T *params, size_t bat
                 NET(dropout_forward)(layer, l, batch, in, buf->mask[l], buf->own_a[l], seed, step);
                 buf->a[l] = buf->own_a[l];
             }
+            break;
+        case NC_LAYER_BATCH_NORM:
+            buf->z[l] = in;
+            buf->a[l] = buf->own_a[l];
+            status = NET(batch_norm_layer_forward)(layer, params, batch, in, buf->stats[l],
+                                                   buf->own_a[l], training);
+            break;
+        case NC_LAYER_FLATTEN:
+            buf->z[l] = in;
+            buf->a[l] = in;
             break;
         }
         if (status != NC_OK)
@@ -317,14 +499,14 @@ static nc_status NET(batch_loss_grad)(const nc_network *net, const T *params, si
  * derivative itself: elementwise activations of dense and activation layers. */
 static int NET(folds_derivative)(const nc_layer *layer)
 {
-    return layer->kind != NC_LAYER_DROPOUT && layer->activation != NC_ACT_LINEAR &&
-           layer->activation != NC_ACT_SOFTMAX;
+    return (layer->kind == NC_LAYER_DENSE || layer->kind == NC_LAYER_ACTIVATION) &&
+           layer->activation != NC_ACT_LINEAR && layer->activation != NC_ACT_SOFTMAX;
 }
 
 /* dL/dparams into grads, from the forward pass and the output gradient
  * (batch_loss_grad) in buf. */
 static nc_status NET(backward)(const nc_network *net, const T *params, T *grads, size_t batch,
-                               NET(buffers) * buf, nc_train_profile *prof)
+                               NET(buffers) * buf, int training, nc_train_profile *prof)
 {
     size_t last = net->n_layers - 1;
     /* grad holds dL/da of the current layer, or dL/dz when grad_is_dz: from
@@ -347,6 +529,13 @@ static nc_status NET(backward)(const nc_network *net, const T *params, T *grads,
                 for (size_t i = 0; i < batch * layer->n_out; i++)
                     grad[i] *= buf->mask[l][i];
             continue; /* the gradient passes to the input unchanged */
+        }
+        if (layer->kind == NC_LAYER_FLATTEN)
+            continue;
+        if (layer->kind == NC_LAYER_BATCH_NORM) { /* in place: grad becomes dL/d(input) */
+            status = NET(batch_norm_layer_backward)(layer, params, grads, batch, in, buf->stats[l],
+                                                    grad, l ? grad : NULL, training);
+            continue;
         }
         if (!grad_is_dz && layer->activation != NC_ACT_LINEAR)
             status = K(nc_activation_backward)(layer->activation, (T)layer->activation_alpha, batch,
@@ -490,27 +679,46 @@ static void NET(count_batch)(nc_epoch_result *result, size_t count, double loss)
 
 /* The parts of the flat buffer the optimizer updates, as ascending,
  * disjoint [begin, end) pairs; returns their number. Without frozen layers
- * that is the whole buffer; else the weights and biases of the layers that
- * are not frozen, sorted and merged (ranges holds 4 * NC_MAX_LAYERS). */
+ * and without batch normalization that is the whole buffer; else the
+ * weights and biases, gammas and betas of the layers that are not frozen,
+ * sorted and merged (ranges holds 4 * NC_MAX_LAYERS): never a moving
+ * statistic. */
 static size_t NET(trainable_ranges)(const nc_network *net, size_t *ranges)
 {
     size_t count = 0;
-    int any_frozen = 0;
+    int whole = 1;
     for (size_t l = 0; l < net->n_layers; l++)
-        any_frozen |= net->layers[l].kind == NC_LAYER_DENSE && net->layers[l].frozen;
-    if (!any_frozen) {
+        whole &= !(net->layers[l].kind == NC_LAYER_BATCH_NORM ||
+                   (net->layers[l].kind == NC_LAYER_DENSE && net->layers[l].frozen));
+    if (whole) {
         ranges[0] = 0;
         ranges[1] = net->n_params;
         return 1;
     }
     for (size_t l = 0; l < net->n_layers; l++) {
         const nc_layer *layer = &net->layers[l];
-        if (layer->kind != NC_LAYER_DENSE || layer->frozen)
+        size_t parts[4], n_parts = 0;
+        if (layer->frozen)
             continue;
-        const size_t parts[4] = {layer->weight_offset,
-                                 layer->weight_offset + layer->n_in * layer->n_out,
-                                 layer->bias_offset, layer->bias_offset + layer->n_out};
-        for (size_t p = 0; p < (layer->use_bias ? 2u : 1u); p++) {
+        if (layer->kind == NC_LAYER_DENSE) {
+            parts[0] = layer->weight_offset;
+            parts[1] = layer->weight_offset + layer->n_in * layer->n_out;
+            parts[2] = layer->bias_offset;
+            parts[3] = layer->bias_offset + layer->n_out;
+            n_parts = layer->use_bias ? 2 : 1;
+        } else if (layer->kind == NC_LAYER_BATCH_NORM) {
+            if (layer->scale) {
+                parts[2 * n_parts] = layer->gamma_offset;
+                parts[2 * n_parts + 1] = layer->gamma_offset + layer->n_out;
+                n_parts++;
+            }
+            if (layer->center) {
+                parts[2 * n_parts] = layer->beta_offset;
+                parts[2 * n_parts + 1] = layer->beta_offset + layer->n_out;
+                n_parts++;
+            }
+        }
+        for (size_t p = 0; p < n_parts; p++) {
             size_t i = count++; /* insertion sort by begin */
             for (; i > 0 && ranges[2 * i - 2] > parts[2 * p]; i--) {
                 ranges[2 * i] = ranges[2 * i - 2];
@@ -583,7 +791,7 @@ static nc_status NET(train_epoch)(const nc_network *net, nc_optimizer *opt, T *p
         if (prof)
             nc_profile_add(&prof->loss, &mark);
         if (status == NC_OK)
-            status = NET(backward)(net, params, grads, count, &buf, prof);
+            status = NET(backward)(net, params, grads, count, &buf, 1, prof);
         if (prof)
             nc_profile_add(&prof->backward, &mark);
         if (status == NC_OK)
@@ -596,6 +804,7 @@ static nc_status NET(train_epoch)(const nc_network *net, nc_optimizer *opt, T *p
             return status;
         }
         NET(apply_constraints)(net, params);
+        NET(update_moving_statistics)(net, params, &buf);
         NET(accumulate_metrics)(net, count, &buf, options->metrics, options->n_metrics, result);
         NET(count_batch)(result, count, loss);
         if (options->batch_end &&
@@ -733,7 +942,7 @@ static nc_status NET(loss_grad)(const nc_network *net, const T *params, T *grads
     if (status == NC_OK)
         status = NET(batch_loss_grad)(net, params, n, &buf, weights, loss);
     if (status == NC_OK)
-        status = NET(backward)(net, params, grads, n, &buf, NULL);
+        status = NET(backward)(net, params, grads, n, &buf, training, NULL);
     return status;
 }
 

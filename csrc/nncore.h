@@ -187,6 +187,73 @@ nc_status nc_bias_grad_f32_ref(size_t m, size_t n, const float *dy, ptrdiff_t dy
 nc_status nc_bias_grad_f64_ref(size_t m, size_t n, const double *dy, ptrdiff_t dy_rs, double beta,
                                double *dbias);
 
+/* ----------------------------------------------------- batch normalization */
+
+/* Batch normalization (Ioffe & Szegedy 2015) of an m x n matrix x whose rows
+ * are samples and columns features (column stride 1, row strides given).
+ *
+ * nc_batch_norm_stats: mean[j] and var[j], the mean and the BIASED variance
+ * (the sum of squared deviations divided by m, as Keras uses for training and
+ * for its moving variance) of column j: two passes over increasing rows,
+ * summed in double, so the result is deterministic. m >= 1. */
+nc_status nc_batch_norm_stats_f32(size_t m, size_t n, const float *x, ptrdiff_t x_rs, float *mean,
+                                  float *var);
+nc_status nc_batch_norm_stats_f64(size_t m, size_t n, const double *x, ptrdiff_t x_rs, double *mean,
+                                  double *var);
+nc_status nc_batch_norm_stats_f32_ref(size_t m, size_t n, const float *x, ptrdiff_t x_rs,
+                                      float *mean, float *var);
+nc_status nc_batch_norm_stats_f64_ref(size_t m, size_t n, const double *x, ptrdiff_t x_rs,
+                                      double *mean, double *var);
+
+/* y[i, j] = gamma[j] (x[i, j] - mean[j]) / sqrt(var[j] + epsilon) + beta[j]:
+ * with the batch's own statistics in training, the moving ones in inference.
+ * gamma NULL means 1 (Keras scale=False), beta NULL means 0 (center=False).
+ * epsilon >= 0. y may be x (in place). */
+nc_status nc_batch_norm_forward_f32(size_t m, size_t n, const float *x, ptrdiff_t x_rs,
+                                    const float *mean, const float *var, const float *gamma,
+                                    const float *beta, float epsilon, float *y, ptrdiff_t y_rs);
+nc_status nc_batch_norm_forward_f64(size_t m, size_t n, const double *x, ptrdiff_t x_rs,
+                                    const double *mean, const double *var, const double *gamma,
+                                    const double *beta, double epsilon, double *y, ptrdiff_t y_rs);
+nc_status nc_batch_norm_forward_f32_ref(size_t m, size_t n, const float *x, ptrdiff_t x_rs,
+                                        const float *mean, const float *var, const float *gamma,
+                                        const float *beta, float epsilon, float *y, ptrdiff_t y_rs);
+nc_status nc_batch_norm_forward_f64_ref(size_t m, size_t n, const double *x, ptrdiff_t x_rs,
+                                        const double *mean, const double *var, const double *gamma,
+                                        const double *beta, double epsilon, double *y,
+                                        ptrdiff_t y_rs);
+
+/* The gradients of nc_batch_norm_forward from dy = dL/dy, with
+ * s[j] = sqrt(var[j] + epsilon) and x_hat = (x - mean) / s:
+ *   dgamma[j] = sum_i dy[i, j] x_hat[i, j]     dbeta[j] = sum_i dy[i, j]
+ *   batch_stats != 0 (mean and var are x's own, from nc_batch_norm_stats, so
+ *   the gradient also flows through them):
+ *       dx = gamma / s * (dy - dbeta / m - x_hat dgamma / m)
+ *   batch_stats == 0 (moving statistics, constants): dx = gamma / s * dy.
+ * gamma NULL means 1. dgamma, dbeta or dx NULL: that output is not wanted.
+ * The sums run over increasing rows in double. dx may be dy (in place),
+ * never x. */
+nc_status nc_batch_norm_backward_f32(size_t m, size_t n, const float *x, ptrdiff_t x_rs,
+                                     const float *mean, const float *var, const float *gamma,
+                                     float epsilon, int batch_stats, const float *dy,
+                                     ptrdiff_t dy_rs, float *dgamma, float *dbeta, float *dx,
+                                     ptrdiff_t dx_rs);
+nc_status nc_batch_norm_backward_f64(size_t m, size_t n, const double *x, ptrdiff_t x_rs,
+                                     const double *mean, const double *var, const double *gamma,
+                                     double epsilon, int batch_stats, const double *dy,
+                                     ptrdiff_t dy_rs, double *dgamma, double *dbeta, double *dx,
+                                     ptrdiff_t dx_rs);
+nc_status nc_batch_norm_backward_f32_ref(size_t m, size_t n, const float *x, ptrdiff_t x_rs,
+                                         const float *mean, const float *var, const float *gamma,
+                                         float epsilon, int batch_stats, const float *dy,
+                                         ptrdiff_t dy_rs, float *dgamma, float *dbeta, float *dx,
+                                         ptrdiff_t dx_rs);
+nc_status nc_batch_norm_backward_f64_ref(size_t m, size_t n, const double *x, ptrdiff_t x_rs,
+                                         const double *mean, const double *var, const double *gamma,
+                                         double epsilon, int batch_stats, const double *dy,
+                                         ptrdiff_t dy_rs, double *dgamma, double *dbeta, double *dx,
+                                         ptrdiff_t dx_rs);
+
 /* ------------------------------------------------------------- activations */
 
 typedef enum nc_activation {
@@ -381,7 +448,12 @@ nc_status nc_optimizer_step_ranges_f64_ref(nc_optimizer *opt, size_t n, double *
 typedef enum nc_layer_kind {
     NC_LAYER_DENSE = 0,      /* y = act(x W + b), W n_in x n_out row-major */
     NC_LAYER_ACTIVATION = 1, /* y = act(x), n_in == n_out */
-    NC_LAYER_DROPOUT = 2     /* training: y = x * mask / (1-rate); inference: y = x */
+    NC_LAYER_DROPOUT = 2,    /* training: y = x * mask / (1-rate); inference: y = x */
+    NC_LAYER_BATCH_NORM = 3, /* nc_batch_norm_forward per feature, n_in == n_out: training
+                                (unless frozen) with the batch's mean and biased variance,
+                                which train_epoch then moves the moving statistics towards;
+                                inference (and frozen) with the moving statistics */
+    NC_LAYER_FLATTEN = 4     /* y = x: a model's rank > 2 samples arrive as rows already */
 } nc_layer_kind;
 
 typedef enum nc_constraint {
@@ -404,7 +476,15 @@ typedef struct nc_layer {
     double dropout_rate;      /* DROPOUT, in [0, 1) */
     int frozen; /* DENSE: 1 = not trained (Keras trainable=False): no update, no weight decay,
                    no l2 penalty and no constraint for its W and b; gradients still flow
-                   through it to the layers below */
+                   through it to the layers below. BATCH_NORM: the same for gamma and beta,
+                   and the layer runs in inference mode in training too (Keras 3) */
+    /* BATCH_NORM: moving = momentum * moving + (1 - momentum) * batch statistic, after
+       each training batch; momentum in [0, 1], epsilon >= 0 */
+    double momentum, epsilon;
+    int scale, center; /* BATCH_NORM: gamma (scale) and beta (center) are present */
+    /* BATCH_NORM: n_out values each at params + offset. The moving statistics are never
+       touched by the optimizer (their gradient is 0, no update, no weight decay). */
+    size_t gamma_offset, beta_offset, moving_mean_offset, moving_variance_offset;
 } nc_layer;
 
 typedef enum nc_metric {
@@ -519,8 +599,11 @@ struct nc_epoch_result {
 
 /* One epoch of minibatch training, entirely in C: for each batch (taken in
  * `order`), forward pass, loss (+ l2 penalties), backward pass, optimizer
- * step over the trainable parts of the flat buffer (frozen layers keep their
- * values), constraints. x is n x n_in (row stride x_rs,
+ * step over the trainable parts of the flat buffer (frozen layers and the
+ * moving statistics keep their values), constraints, and the moving-average
+ * update of each batch normalization layer that ran in training mode (Keras
+ * makes it in its forward pass; it touches no parameter the optimizer does,
+ * so the order is the same). x is n x n_in (row stride x_rs,
  * column stride 1), y is n x n_out (or n x 1 class indices for the sparse
  * loss), sample_weight n or NULL. grads (n_params) and opt_state (slots x
  * n_params) are caller-owned; workspace has at least
@@ -599,9 +682,10 @@ nc_status nc_network_evaluate_f64(const nc_network *net, const double *params, s
 
 /* Loss (+ l2 penalties) and its full gradient over ONE batch of n samples
  * (n <= the batch_size the workspace was sized for), with dropout off unless
- * training != 0 (then masks come from seed and step 0). Does not update
- * anything but grads and *loss. Used by tests (finite differences) and by
- * full-batch optimizers. */
+ * training != 0 (then masks come from seed and step 0, and batch
+ * normalization layers that are not frozen use the batch's statistics). Does
+ * not update anything but grads and *loss: not the moving statistics either.
+ * Used by tests (finite differences) and by full-batch optimizers. */
 nc_status nc_network_loss_grad_f32(const nc_network *net, const float *params, float *grads,
                                    size_t n, const float *x, ptrdiff_t x_rs, const float *y,
                                    ptrdiff_t y_rs, const float *sample_weight, int training,

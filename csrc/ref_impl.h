@@ -59,6 +59,78 @@ nc_status REF(nc_bias_grad)(size_t m, size_t n, const T *dy, ptrdiff_t dy_rs, T 
     return NC_OK;
 }
 
+/* ----------------------------------------------------- batch normalization */
+
+nc_status REF(nc_batch_norm_stats)(size_t m, size_t n, const T *x, ptrdiff_t x_rs, T *mean, T *var)
+{
+    if (m == 0 || (n && (!x || !mean || !var)))
+        return NC_ERR_INVALID_ARGUMENT;
+    for (size_t j = 0; j < n; j++) {
+        double sum = 0;
+        for (size_t i = 0; i < m; i++)
+            sum += (double)x[(ptrdiff_t)i * x_rs + (ptrdiff_t)j];
+        const double mu = sum / (double)m;
+        double squares = 0;
+        for (size_t i = 0; i < m; i++) {
+            const double d = (double)x[(ptrdiff_t)i * x_rs + (ptrdiff_t)j] - mu;
+            squares += d * d;
+        }
+        mean[j] = (T)mu;
+        var[j] = (T)(squares / (double)m);
+    }
+    return NC_OK;
+}
+
+nc_status REF(nc_batch_norm_forward)(size_t m, size_t n, const T *x, ptrdiff_t x_rs, const T *mean,
+                                     const T *var, const T *gamma, const T *beta, T epsilon, T *y,
+                                     ptrdiff_t y_rs)
+{
+    if (!(epsilon >= 0) || (m && n && (!x || !mean || !var || !y)))
+        return NC_ERR_INVALID_ARGUMENT;
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            const T x_hat =
+                (x[(ptrdiff_t)i * x_rs + (ptrdiff_t)j] - mean[j]) / SQRT(var[j] + epsilon);
+            y[(ptrdiff_t)i * y_rs + (ptrdiff_t)j] =
+                (gamma ? gamma[j] : (T)1) * x_hat + (beta ? beta[j] : (T)0);
+        }
+    return NC_OK;
+}
+
+nc_status REF(nc_batch_norm_backward)(size_t m, size_t n, const T *x, ptrdiff_t x_rs, const T *mean,
+                                      const T *var, const T *gamma, T epsilon, int batch_stats,
+                                      const T *dy, ptrdiff_t dy_rs, T *dgamma, T *dbeta, T *dx,
+                                      ptrdiff_t dx_rs)
+{
+    if (!(epsilon >= 0) || (m && n && (!x || !mean || !var || !dy)))
+        return NC_ERR_INVALID_ARGUMENT;
+    for (size_t j = 0; j < n; j++) {
+        const T s = SQRT(var[j] + epsilon);
+        double sum_dy = 0, sum_dy_x_hat = 0;
+        for (size_t i = 0; i < m; i++) {
+            const T x_hat = (x[(ptrdiff_t)i * x_rs + (ptrdiff_t)j] - mean[j]) / s;
+            const T g = dy[(ptrdiff_t)i * dy_rs + (ptrdiff_t)j];
+            sum_dy += (double)g;
+            sum_dy_x_hat += (double)g * (double)x_hat;
+        }
+        if (dgamma)
+            dgamma[j] = (T)sum_dy_x_hat;
+        if (dbeta)
+            dbeta[j] = (T)sum_dy;
+        if (!dx)
+            continue;
+        const T g_over_s = (gamma ? gamma[j] : (T)1) / s;
+        for (size_t i = 0; i < m; i++) {
+            const T x_hat = (x[(ptrdiff_t)i * x_rs + (ptrdiff_t)j] - mean[j]) / s;
+            T d = dy[(ptrdiff_t)i * dy_rs + (ptrdiff_t)j];
+            if (batch_stats)
+                d = d - (T)(sum_dy / (double)m) - x_hat * (T)(sum_dy_x_hat / (double)m);
+            dx[(ptrdiff_t)i * dx_rs + (ptrdiff_t)j] = g_over_s * d;
+        }
+    }
+    return NC_OK;
+}
+
 /* ------------------------------------------------------------- activations */
 
 /* sigmoid without overflow: exp is only taken of a non-positive number. */

@@ -88,6 +88,32 @@ def loss_value_gradient(
 ) -> float: ...
 def bias_add(bias: np.ndarray, y: np.ndarray, reference: bool = ...) -> None: ...
 def bias_grad(dy: np.ndarray, dbias: np.ndarray, beta: float, reference: bool = ...) -> None: ...
+def batch_norm_stats(
+    x: np.ndarray, mean: np.ndarray, var: np.ndarray, reference: bool = ...
+) -> None: ...
+def batch_norm_forward(
+    x: np.ndarray,
+    mean: np.ndarray,
+    var: np.ndarray,
+    gamma: np.ndarray | None,
+    beta: np.ndarray | None,
+    epsilon: float,
+    y: np.ndarray,
+    reference: bool = ...,
+) -> None: ...
+def batch_norm_backward(
+    x: np.ndarray,
+    mean: np.ndarray,
+    var: np.ndarray,
+    gamma: np.ndarray | None,
+    epsilon: float,
+    batch_stats: bool,
+    dy: np.ndarray,
+    dgamma: np.ndarray | None,
+    dbeta: np.ndarray | None,
+    dx: np.ndarray | None,
+    reference: bool = ...,
+) -> None: ...
 def optimizer_step(
     optimizer: dict[str, Any],
     w: np.ndarray,

@@ -287,6 +287,130 @@ def bias_grad(dy, dbias, double beta, bint reference=False):
     raise_for_status(status, "bias_grad")
 
 
+cdef void *optional_vector(object v, str where, str name, int type_num, Py_ssize_t length,
+                           bint writable) except? NULL:
+    """The data of a checked vector, or NULL for None."""
+    if v is None:
+        return NULL
+    check_vector(v, where, name, type_num, length, writable)
+    return data_of(v)
+
+
+def batch_norm_stats(x, mean, var, bint reference=False):
+    """mean, var <- the column means and biased variances of x (m >= 1 rows)."""
+    where = "batch_norm_stats"
+    check_rows(x, where, "x", -1, None, False)
+    cdef int kind = cnp.PyArray_TYPE(<cnp.ndarray>x)
+    cdef size_t m = x.shape[0], n = x.shape[1]
+    check_vector(mean, where, "mean", kind, n, True)
+    check_vector(var, where, "var", kind, n, True)
+    for out, name in ((mean, "mean"), (var, "var")):
+        check_apart(out, name, x, "x", where, False)
+    check_apart(mean, "mean", var, "var", where, False)
+    cdef ptrdiff_t x_rs = row_stride(x)
+    cdef void *px = data_of(x)
+    cdef void *pm = data_of(mean)
+    cdef void *pv = data_of(var)
+    cdef nc_status status
+    if is_f32(x):
+        with nogil:
+            status = (nc_batch_norm_stats_f32_ref if reference else nc_batch_norm_stats_f32)(
+                m, n, <float *>px, x_rs, <float *>pm, <float *>pv)
+    else:
+        with nogil:
+            status = (nc_batch_norm_stats_f64_ref if reference else nc_batch_norm_stats_f64)(
+                m, n, <double *>px, x_rs, <double *>pm, <double *>pv)
+    raise_for_status(status, where)
+
+
+def batch_norm_forward(x, mean, var, gamma, beta, double epsilon, y, bint reference=False):
+    """y <- gamma * (x - mean) / sqrt(var + epsilon) + beta per column (gamma,
+    beta None: 1, 0). y may be x."""
+    where = "batch_norm_forward"
+    check_rows(x, where, "x", -1, None, False)
+    cdef int kind = cnp.PyArray_TYPE(<cnp.ndarray>x)
+    cdef size_t m = x.shape[0], n = x.shape[1]
+    check_rows(y, where, "y", kind, (x.shape[0], x.shape[1]), True)
+    cdef void *pm = optional_vector(mean, where, "mean", kind, n, False)
+    cdef void *pv = optional_vector(var, where, "var", kind, n, False)
+    if pm == NULL or pv == NULL:
+        raise TypeError(f"{where}: mean and var must be arrays")
+    cdef void *pg = optional_vector(gamma, where, "gamma", kind, n, False)
+    cdef void *pb = optional_vector(beta, where, "beta", kind, n, False)
+    check_apart(y, "y", x, "x", where, True)
+    for v, name in ((mean, "mean"), (var, "var"), (gamma, "gamma"), (beta, "beta")):
+        if v is not None:
+            check_apart(y, "y", v, name, where, False)
+    cdef ptrdiff_t x_rs = row_stride(x), y_rs = row_stride(y)
+    cdef void *px = data_of(x)
+    cdef void *py = data_of(y)
+    cdef nc_status status
+    if is_f32(x):
+        with nogil:
+            status = (nc_batch_norm_forward_f32_ref if reference else nc_batch_norm_forward_f32)(
+                m, n, <float *>px, x_rs, <float *>pm, <float *>pv, <float *>pg, <float *>pb,
+                <float>epsilon, <float *>py, y_rs)
+    else:
+        with nogil:
+            status = (nc_batch_norm_forward_f64_ref if reference else nc_batch_norm_forward_f64)(
+                m, n, <double *>px, x_rs, <double *>pm, <double *>pv, <double *>pg,
+                <double *>pb, epsilon, <double *>py, y_rs)
+    raise_for_status(status, where)
+
+
+def batch_norm_backward(x, mean, var, gamma, double epsilon, bint batch_stats, dy, dgamma, dbeta,
+                        dx, bint reference=False):
+    """dgamma, dbeta, dx <- the gradients of batch_norm_forward from dy (any of
+    the three None: not wanted; gamma None: 1). dx may be dy."""
+    where = "batch_norm_backward"
+    check_rows(x, where, "x", -1, None, False)
+    cdef int kind = cnp.PyArray_TYPE(<cnp.ndarray>x)
+    cdef size_t m = x.shape[0], n = x.shape[1]
+    check_rows(dy, where, "dy", kind, (x.shape[0], x.shape[1]), False)
+    cdef void *pm = optional_vector(mean, where, "mean", kind, n, False)
+    cdef void *pv = optional_vector(var, where, "var", kind, n, False)
+    if pm == NULL or pv == NULL:
+        raise TypeError(f"{where}: mean and var must be arrays")
+    cdef void *pg = optional_vector(gamma, where, "gamma", kind, n, False)
+    cdef void *pdg = optional_vector(dgamma, where, "dgamma", kind, n, True)
+    cdef void *pdb = optional_vector(dbeta, where, "dbeta", kind, n, True)
+    cdef void *pdx = NULL
+    cdef ptrdiff_t dx_rs = 0
+    if dx is not None:
+        check_rows(dx, where, "dx", kind, (x.shape[0], x.shape[1]), True)
+        check_apart(dx, "dx", dy, "dy", where, True)
+        for v, name in ((x, "x"), (mean, "mean"), (var, "var"), (gamma, "gamma")):
+            if v is not None:
+                check_apart(dx, "dx", v, name, where, False)
+        pdx = data_of(dx)
+        dx_rs = row_stride(dx)
+    for out, name in ((dgamma, "dgamma"), (dbeta, "dbeta")):
+        if out is None:
+            continue
+        for v, other in ((x, "x"), (dy, "dy"), (mean, "mean"), (var, "var"), (gamma, "gamma"),
+                         (dx, "dx")):
+            if v is not None:
+                check_apart(out, name, v, other, where, False)
+    if dgamma is not None and dbeta is not None:
+        check_apart(dgamma, "dgamma", dbeta, "dbeta", where, False)
+    cdef ptrdiff_t x_rs = row_stride(x), dy_rs = row_stride(dy)
+    cdef void *px = data_of(x)
+    cdef void *pdy = data_of(dy)
+    cdef nc_status status
+    cdef int stats = batch_stats
+    if is_f32(x):
+        with nogil:
+            status = (nc_batch_norm_backward_f32_ref if reference else nc_batch_norm_backward_f32)(
+                m, n, <float *>px, x_rs, <float *>pm, <float *>pv, <float *>pg, <float>epsilon,
+                stats, <float *>pdy, dy_rs, <float *>pdg, <float *>pdb, <float *>pdx, dx_rs)
+    else:
+        with nogil:
+            status = (nc_batch_norm_backward_f64_ref if reference else nc_batch_norm_backward_f64)(
+                m, n, <double *>px, x_rs, <double *>pm, <double *>pv, <double *>pg, epsilon,
+                stats, <double *>pdy, dy_rs, <double *>pdg, <double *>pdb, <double *>pdx, dx_rs)
+    raise_for_status(status, where)
+
+
 def optimizer_step(dict optimizer, w, g, state, bint reference=False):
     """One update of the contiguous 1-D w from g; state holds the slots.
     optimizer: the dict of Network.train_epoch; its "iterations" is updated."""

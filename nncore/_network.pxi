@@ -264,7 +264,7 @@ cdef class Network:
     """A network description in C form.
 
     Network(layers, loss, dtype, scaling="keras" or "sklearn" (nc_loss_scaling));
-    n_params, dtype, n_in, n_out, from_logits, dense_slices(), train_epoch(...),
+    n_params, dtype, n_in, n_out, from_logits, dense_slices(), weight_slices(), train_epoch(...),
     evaluate(...), predict(...), loss_grad(...), loss(...). Each call borrows a
     workspace: the spare one the Network keeps when it is free and big enough,
     else a new one.
@@ -274,6 +274,7 @@ cdef class Network:
     cdef readonly object dtype
     cdef int _itemsize  # dtype.itemsize, read without a Python attribute lookup
     cdef list _dense
+    cdef list _slices
     cdef _Workspace _spare  # read and written in critical sections of self
 
     def __cinit__(self):
@@ -298,6 +299,7 @@ cdef class Network:
         cdef size_t offset = 0
         cdef nc_layer *layer
         self._dense = []
+        self._slices = []
         for i, spec in enumerate(layers):
             layer = &self.layers[i]
             kind = spec.get("kind")
@@ -320,6 +322,9 @@ cdef class Network:
                     bias = offset
                     offset += layer.n_out
                 self._dense.append((layer.weight_offset, (layer.n_in, layer.n_out), bias))
+                self._slices.append((layer.weight_offset, (layer.n_in, layer.n_out)))
+                if layer.use_bias:
+                    self._slices.append((layer.bias_offset, (layer.n_out,)))
             elif kind == "activation":
                 layer.kind = NC_LAYER_ACTIVATION
                 layer.n_in = layer.n_out = _width(spec, "n", i)
@@ -329,9 +334,34 @@ cdef class Network:
                 layer.kind = NC_LAYER_DROPOUT
                 layer.n_in = layer.n_out = _width(spec, "n", i)
                 layer.dropout_rate = float(spec.get("rate", 0.0))
+            elif kind == "batch_norm":
+                # Keras's weight order: gamma, beta, moving_mean, moving_variance
+                layer.kind = NC_LAYER_BATCH_NORM
+                layer.n_in = layer.n_out = _width(spec, "n", i)
+                layer.momentum = float(spec.get("momentum", 0.99))
+                layer.epsilon = float(spec.get("epsilon", 1e-3))
+                layer.scale = bool(spec.get("scale", True))
+                layer.center = bool(spec.get("center", True))
+                layer.frozen = not spec.get("trainable", True)
+                if layer.scale:
+                    layer.gamma_offset = offset
+                    self._slices.append((offset, (layer.n_out,)))
+                    offset += layer.n_out
+                if layer.center:
+                    layer.beta_offset = offset
+                    self._slices.append((offset, (layer.n_out,)))
+                    offset += layer.n_out
+                layer.moving_mean_offset = offset
+                layer.moving_variance_offset = offset + layer.n_out
+                self._slices.append((offset, (layer.n_out,)))
+                self._slices.append((offset + layer.n_out, (layer.n_out,)))
+                offset += 2 * layer.n_out
+            elif kind == "flatten":
+                layer.kind = NC_LAYER_FLATTEN
+                layer.n_in = layer.n_out = _width(spec, "n", i)
             else:
                 raise ValueError(f"layer {i}: unknown kind {kind!r}; expected 'dense', "
-                                 "'activation' or 'dropout'")
+                                 "'activation', 'dropout', 'batch_norm' or 'flatten'")
         self.net.n_layers = len(layers)
         self.net.layers = self.layers
         self.net.n_params = offset
@@ -340,8 +370,9 @@ cdef class Network:
         if nc_network_check(&self.net) != NC_OK:
             raise ValueError(
                 "invalid network: layer widths must chain (each n_in equal to the previous "
-                "n_out), activation and dropout layers keep their width, dropout rates lie in "
-                "[0, 1), l2 >= 0 and max_norm >= 0, at most 256 layers"
+                "n_out), activation, dropout, batch_norm and flatten layers keep their width, "
+                "dropout rates lie in [0, 1), l2 >= 0 and max_norm >= 0, momentum in [0, 1] "
+                "and epsilon >= 0, at most 256 layers"
             )
 
     @property
@@ -368,6 +399,12 @@ cdef class Network:
     def dense_slices(self):
         """Per dense layer: (weight_offset, (n_in, n_out), bias_offset or None)."""
         return list(self._dense)
+
+    def weight_slices(self):
+        """(offset, shape) of every weight, layer by layer in the flat buffer's
+        order: dense W then b; batch_norm gamma, beta, moving_mean, moving_variance
+        (gamma and beta when present)."""
+        return list(self._slices)
 
     def workspace_size(self, size_t batch_size):
         return nc_network_workspace_size(&self.net, batch_size, self.dtype.itemsize)

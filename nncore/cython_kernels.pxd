@@ -100,6 +100,8 @@ cdef extern from "nncore.h" nogil:
         NC_LAYER_DENSE
         NC_LAYER_ACTIVATION
         NC_LAYER_DROPOUT
+        NC_LAYER_BATCH_NORM
+        NC_LAYER_FLATTEN
 
     ctypedef enum nc_constraint:
         NC_CONSTRAINT_NONE
@@ -119,6 +121,9 @@ cdef extern from "nncore.h" nogil:
         double max_norm
         double dropout_rate
         int frozen
+        double momentum, epsilon
+        int scale, center
+        size_t gamma_offset, beta_offset, moving_mean_offset, moving_variance_offset
 
     ctypedef enum nc_metric:
         NC_METRIC_BINARY_ACCURACY
@@ -243,6 +248,46 @@ cdef nc_status nc_bias_grad_f32_ref(size_t m, size_t n, const float *dy, ptrdiff
                                     float beta, float *dbias) noexcept nogil
 cdef nc_status nc_bias_grad_f64_ref(size_t m, size_t n, const double *dy, ptrdiff_t dy_rs,
                                     double beta, double *dbias) noexcept nogil
+cdef nc_status nc_batch_norm_stats_f32(size_t m, size_t n, const float *x, ptrdiff_t x_rs,
+                                    float *mean, float *var) noexcept nogil
+cdef nc_status nc_batch_norm_stats_f64(size_t m, size_t n, const double *x, ptrdiff_t x_rs,
+                                    double *mean, double *var) noexcept nogil
+cdef nc_status nc_batch_norm_stats_f32_ref(size_t m, size_t n, const float *x, ptrdiff_t x_rs,
+                                    float *mean, float *var) noexcept nogil
+cdef nc_status nc_batch_norm_stats_f64_ref(size_t m, size_t n, const double *x, ptrdiff_t x_rs,
+                                    double *mean, double *var) noexcept nogil
+cdef nc_status nc_batch_norm_forward_f32(size_t m, size_t n, const float *x, ptrdiff_t x_rs,
+                                      const float *mean, const float *var, const float *gamma,
+                                      const float *beta, float epsilon, float *y, ptrdiff_t y_rs) noexcept nogil
+cdef nc_status nc_batch_norm_forward_f64(size_t m, size_t n, const double *x, ptrdiff_t x_rs,
+                                      const double *mean, const double *var, const double *gamma,
+                                      const double *beta, double epsilon, double *y, ptrdiff_t y_rs) noexcept nogil
+cdef nc_status nc_batch_norm_forward_f32_ref(size_t m, size_t n, const float *x, ptrdiff_t x_rs,
+                                      const float *mean, const float *var, const float *gamma,
+                                      const float *beta, float epsilon, float *y, ptrdiff_t y_rs) noexcept nogil
+cdef nc_status nc_batch_norm_forward_f64_ref(size_t m, size_t n, const double *x, ptrdiff_t x_rs,
+                                      const double *mean, const double *var, const double *gamma,
+                                      const double *beta, double epsilon, double *y, ptrdiff_t y_rs) noexcept nogil
+cdef nc_status nc_batch_norm_backward_f32(size_t m, size_t n, const float *x, ptrdiff_t x_rs,
+                                       const float *mean, const float *var, const float *gamma,
+                                       float epsilon, int batch_stats, const float *dy,
+                                       ptrdiff_t dy_rs, float *dgamma, float *dbeta, float *dx,
+                                       ptrdiff_t dx_rs) noexcept nogil
+cdef nc_status nc_batch_norm_backward_f64(size_t m, size_t n, const double *x, ptrdiff_t x_rs,
+                                       const double *mean, const double *var, const double *gamma,
+                                       double epsilon, int batch_stats, const double *dy,
+                                       ptrdiff_t dy_rs, double *dgamma, double *dbeta, double *dx,
+                                       ptrdiff_t dx_rs) noexcept nogil
+cdef nc_status nc_batch_norm_backward_f32_ref(size_t m, size_t n, const float *x, ptrdiff_t x_rs,
+                                       const float *mean, const float *var, const float *gamma,
+                                       float epsilon, int batch_stats, const float *dy,
+                                       ptrdiff_t dy_rs, float *dgamma, float *dbeta, float *dx,
+                                       ptrdiff_t dx_rs) noexcept nogil
+cdef nc_status nc_batch_norm_backward_f64_ref(size_t m, size_t n, const double *x, ptrdiff_t x_rs,
+                                       const double *mean, const double *var, const double *gamma,
+                                       double epsilon, int batch_stats, const double *dy,
+                                       ptrdiff_t dy_rs, double *dgamma, double *dbeta, double *dx,
+                                       ptrdiff_t dx_rs) noexcept nogil
 cdef nc_status nc_activation_forward_f32(nc_activation act, float alpha, size_t m, size_t n,
                                          const float *x, ptrdiff_t x_rs, float *y, ptrdiff_t y_rs) noexcept nogil
 cdef nc_status nc_activation_forward_f64(nc_activation act, double alpha, size_t m, size_t n,
