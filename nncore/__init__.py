@@ -20,7 +20,18 @@ from nncore import (
 from nncore._explain import explain
 from nncore._version import __version__
 from nncore.keras_files import load_keras
-from nncore.layers import ELU, Activation, Dense, Dropout, Input, LeakyReLU, ReLU, Softmax
+from nncore.layers import (
+    ELU,
+    Activation,
+    BatchNormalization,
+    Dense,
+    Dropout,
+    Flatten,
+    Input,
+    LeakyReLU,
+    ReLU,
+    Softmax,
+)
 from nncore.models import Sequential, clone_model, load_model, model_from_json
 
 
@@ -45,6 +56,8 @@ __all__ = [
     "Dense",
     "Activation",
     "Dropout",
+    "BatchNormalization",
+    "Flatten",
     "Input",
     "ReLU",
     "LeakyReLU",

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 from nncore._validation import describe
 
 __all__ = ["explain"]
@@ -99,6 +101,16 @@ def _dense_weights(layer):
     return weights[0], (weights[1] if len(weights) > 1 else None)
 
 
+def _batch_norm_affine(layer):
+    """(scale, shift) with which the layer maps x to scale * x + shift in inference."""
+    weights = [w.astype(np.float64) for w in layer.get_weights()]
+    mean, var = weights[-2], weights[-1]
+    gamma = weights[0] if layer.scale else np.ones_like(mean)
+    beta = weights[1 if layer.scale else 0] if layer.center else np.zeros_like(mean)
+    scale = gamma / np.sqrt(var + layer.epsilon)
+    return scale, beta - mean * scale
+
+
 def explain(model, *, names=None, digits=4, max_weights=MAX_WEIGHTS) -> str:
     """The formula a small Sequential network computes, with its weights.
 
@@ -107,6 +119,7 @@ def explain(model, *, names=None, digits=4, max_weights=MAX_WEIGHTS) -> str:
     each weight. A network with more than `max_weights` parameters raises
     ValueError: its formula is too long to read.
     """
+    from nncore.layers import BatchNormalization
     from nncore.models import Sequential
 
     if not isinstance(model, Sequential):
@@ -122,7 +135,7 @@ def explain(model, *, names=None, digits=4, max_weights=MAX_WEIGHTS) -> str:
             f"(explain writes networks of up to max_weights={max_weights}, e.g. 2-4-1 or 4-8-3; "
             "model.summary() describes bigger ones)"
         )
-    n_inputs = model.input_shape[1]
+    n_inputs = model._input_dim
     if names is None:
         names = (model.metadata or {}).get("inputs")
         if not (isinstance(names, list) and len(names) == n_inputs):
@@ -131,7 +144,9 @@ def explain(model, *, names=None, digits=4, max_weights=MAX_WEIGHTS) -> str:
         raise ValueError(f"names must have {n_inputs} entries (one per input); got {len(names)}")
 
     dense = [layer for layer in model.layers if hasattr(layer, "units")]
-    hidden_named = sum(1 for layer in dense[:-1] if layer.units > 1)
+    hidden_named = sum(1 for layer in dense[:-1] if layer.units > 1) + sum(
+        isinstance(layer, BatchNormalization) for layer in model.layers
+    )
     writer = _Writer(int(digits), grouped=hidden_named > 1)
     vector = [_Expr(_readable(str(name)), atomic=True, name=True) for name in names]
     for layer in model.layers:
@@ -145,9 +160,14 @@ def explain(model, *, names=None, digits=4, max_weights=MAX_WEIGHTS) -> str:
                 for j in range(w.shape[1])
             ]
             vector = _activate(writer, layer.activation, layer.alpha, sums)
+        elif isinstance(layer, BatchNormalization):
+            # at inference an affine map per unit, from the moving statistics
+            vector = writer.name_units(vector)
+            scale, shift = _batch_norm_affine(layer)
+            vector = [writer.weighted_sum([e], [scale[j]], shift[j]) for j, e in enumerate(vector)]
         elif hasattr(layer, "activation"):
             vector = _activate(writer, layer.activation, layer.alpha, vector)
-        # Dropout is the identity at inference: nothing to write.
+        # Dropout and Flatten are the identity at inference: nothing to write.
     writer.lines += _outputs(vector)
     if writer.used:
         definitions = [DEFINITIONS[name] for name in writer.used]

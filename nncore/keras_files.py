@@ -129,20 +129,18 @@ def _model_dtype(config: dict) -> str:
     return name
 
 
-def _input_width(shape, where: str) -> int:
-    """The feature count of a Keras shape [None, n]."""
+def _input_width(shape, where: str) -> tuple:
+    """The sample shape of a Keras input shape [None, n, ...]."""
     if (
         not isinstance(shape, (list, tuple))
-        or len(shape) != 2
-        or not isinstance(shape[1], int)
-        or isinstance(shape[1], bool)
-        or shape[1] < 1
+        or len(shape) < 2
+        or any(not isinstance(n, int) or isinstance(n, bool) or n < 1 for n in shape[1:])
     ):
         raise KerasFileError(
             f"{where} has input shape {shape!r}; nncore models take 2-D data (samples, "
-            "features): flatten the samples and build the network on (None, n_features)"
+            "features), or samples of known shape flattened by a first Flatten layer"
         )
-    return shape[1]
+    return tuple(shape[1:])
 
 
 def _refuse(layer_name, class_name, reason):
@@ -240,6 +238,40 @@ def _activation_layer(config, name):
     return layers.Activation(activation, alpha=alpha, name=name)
 
 
+def _batch_normalization(config, name):
+    if config.get("renorm"):
+        _refuse(name, "BatchNormalization", "renorm=True is not supported by nncore's C network")
+    _require_none(config, ("renorm_clipping",), name, "BatchNormalization")
+    kwargs = {}
+    for key in (
+        "beta_initializer",
+        "gamma_initializer",
+        "moving_mean_initializer",
+        "moving_variance_initializer",
+    ):
+        initializer = _initializer(config.get(key), name, key)
+        if initializer is not None:
+            kwargs[key] = initializer
+    return layers.BatchNormalization(
+        config.get("axis", -1),
+        config.get("momentum", 0.99),
+        config.get("epsilon", 1e-3),
+        config.get("center", True),
+        config.get("scale", True),
+        beta_regularizer=config.get("beta_regularizer"),
+        gamma_regularizer=config.get("gamma_regularizer"),
+        beta_constraint=config.get("beta_constraint"),
+        gamma_constraint=config.get("gamma_constraint"),
+        synchronized=config.get("synchronized", False),
+        name=name,
+        **kwargs,
+    )
+
+
+def _flatten(config, name):
+    return layers.Flatten(config.get("data_format"), name=name)
+
+
 def _dropout(config, name):
     _require_none(config, ("noise_shape",), name, "Dropout")
     return layers.Dropout(config.get("rate"), name=name)
@@ -275,13 +307,13 @@ _READERS = {
     "LeakyReLU": _leaky_relu,
     "ELU": _elu,
     "Softmax": _softmax,
-    # On (samples, features) data Flatten changes nothing.
-    "Flatten": None,
+    "BatchNormalization": _batch_normalization,
+    "Flatten": _flatten,
 }
 
 
 def _layer_specs(config: dict) -> tuple:
-    """(input width or None, [(class name, config) of each layer after the input])."""
+    """(sample shape or None, [(class name, config) of each layer after the input])."""
     if config.get("class_name") != "Sequential":
         raise KerasFileError(
             f"the model is a {config.get('class_name')!r}; nncore reads Sequential models"
@@ -308,6 +340,12 @@ def _layer_specs(config: dict) -> tuple:
         specs.append((class_name, layer_config))
     if width is None and model_config.get("build_input_shape") is not None:
         width = _input_width(model_config["build_input_shape"], "the model")
+    if width is not None and len(width) > 1 and (not specs or specs[0][0] != "Flatten"):
+        raise KerasFileError(
+            f"the model takes samples of shape {width} and its first layer is not Flatten: "
+            "nncore models take 2-D data (samples, features) unless they start with Flatten "
+            "(Keras would apply Dense to the last axis; nncore does not)"
+        )
     return width, specs
 
 
@@ -328,11 +366,6 @@ def _nncore_layers(specs) -> list:
             )
         if config.get("trainable") is False:
             _refuse(name, class_name, "frozen layers (trainable=False) are not supported yet")
-        if class_name == "Flatten" and config.get("data_format", "channels_last") not in (
-            "channels_last",
-            "channels_first",
-        ):
-            _refuse(name, class_name, f"data_format {config.get('data_format')!r}")
         reader = _READERS[class_name]
         try:
             layer = None if reader is None else reader(config, name)
@@ -453,9 +486,9 @@ def load_keras(path):
     optimizer state warns and starts the optimizer again).
 
     Reads Sequential networks of InputLayer, Dense, Activation, Dropout,
-    ReLU, LeakyReLU, ELU, Softmax and Flatten (on 2-D data it changes
-    nothing, so the nncore model has no layer for it); anything else raises
-    ValueError naming the first layer nncore cannot run. Needs h5py.
+    ReLU, LeakyReLU, ELU, Softmax, BatchNormalization (its moving mean and
+    variance too) and Flatten; anything else raises ValueError naming the
+    first layer nncore cannot run. Needs h5py.
     """
     source = os.fspath(path) if not hasattr(path, "read") else getattr(path, "name", "file")
     h5py = _h5py()
@@ -496,11 +529,13 @@ def _trainable_variables(model, layer_list) -> list | None:
     offset = 0
     for layer in layer_list:
         weights = layer.get_weights()
-        if weights and not isinstance(layer, layers.Dense):
+        if weights and not isinstance(layer, (layers.Dense, layers.BatchNormalization)):
             return None
-        for index, weight in enumerate(weights):
-            label = f"{layer.name} {'bias' if index else 'kernel'}"
-            variables.append((offset, weight.shape, label))
+        # a batch normalization's moving statistics are not Keras's trainable
+        # variables: the optimizer keeps nothing for them
+        for weight, name in zip(weights, layer._weight_names()):
+            if name not in ("moving_mean", "moving_variance"):
+                variables.append((offset, weight.shape, f"{layer.name} {name}"))
             offset += weight.size
     return variables if offset == model.count_params() else None
 
@@ -596,7 +631,7 @@ def _model_and_layers(config) -> tuple:
     model_name = (config.get("config") or {}).get("name")
     model = Sequential(dtype=dtype, name=model_name if isinstance(model_name, str) else None)
     if width is not None:
-        model.add(layers.Input((width,)))
+        model.add(layers.Input(width))
     for layer, _, _ in converted:
         if layer is not None:
             model.add(layer)
@@ -679,6 +714,17 @@ def _keras_layers(model) -> list:
                 result.append(("Activation", {"name": layer.name, "activation": activation}, None))
         elif isinstance(layer, layers.Dropout):
             result.append(("Dropout", {"name": layer.name, "rate": layer.rate}, None))
+        elif isinstance(layer, layers.BatchNormalization):
+            config = layer.get_config()
+            for key in config:
+                if key.endswith("_initializer"):
+                    config[key] = _keras_initializer(getattr(layer, key))
+            config.pop("trainable", None)
+            config.pop("input_dim", None)
+            config.update(renorm=False, renorm_clipping=None, renorm_momentum=0.99)
+            result.append(("BatchNormalization", config, layer))
+        elif isinstance(layer, layers.Flatten):
+            result.append(("Flatten", {"name": layer.name, "data_format": "channels_last"}, None))
         else:
             raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) has no Keras form")
     return result
@@ -702,7 +748,7 @@ def keras_model_config(model) -> dict:
 
 def _keras_config(model, keras_layers, with_compile=True) -> dict:
     dtype = str(model.dtype)
-    input_shape = None if model.input_shape is None else [None, model.input_shape[1]]
+    input_shape = None if model.input_shape is None else list(model.input_shape)
     layer_specs = []
     if input_shape is not None:
         layer_specs.append(

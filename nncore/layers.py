@@ -1,5 +1,5 @@
 """Layers of a Sequential model: Dense, Activation (and its Keras forms ReLU,
-LeakyReLU, ELU, Softmax), Dropout and Input.
+LeakyReLU, ELU, Softmax), Dropout, BatchNormalization, Flatten and Input.
 
 A layer is a description (units, activation, initializers, ...). Its weights
 live in the model's ONE flat parameter buffer, which the C training loop
@@ -27,6 +27,8 @@ __all__ = [
     "ELU",
     "Softmax",
     "Dropout",
+    "BatchNormalization",
+    "Flatten",
     "Input",
     "ACTIVATIONS",
 ]
@@ -139,6 +141,18 @@ class Layer:
     def _weight_shapes(self, n_in: int) -> list:
         return []
 
+    def _weight_names(self) -> list:
+        """The name of each weight (in set_weights' messages)."""
+        return []
+
+    def _weight_initializers(self) -> list:
+        """The initializer of each weight of _weight_shapes, in order."""
+        return []
+
+    def _weight_trainable(self, n_in: int) -> list:
+        """Per weight: whether fit updates it (Keras's trainable weights)."""
+        return [self._trainable] * len(self._weight_shapes(n_in))
+
     def count_params(self) -> int:
         """Number of weights (0 before the model knows its input width)."""
         model = self._model
@@ -237,6 +251,12 @@ class Dense(Layer):
 
     def _weight_shapes(self, n_in):
         return [(n_in, self.units), (self.units,)] if self.use_bias else [(n_in, self.units)]
+
+    def _weight_names(self):
+        return ["kernel", "bias"] if self.use_bias else ["kernel"]
+
+    def _weight_initializers(self):
+        return [self.kernel_initializer, self.bias_initializer][: 2 if self.use_bias else 1]
 
     def _c_description(self, n_in):
         constraint = self.kernel_constraint
@@ -440,19 +460,238 @@ class Dropout(Layer):
         return f"<Dropout name={self.name!r} rate={self.rate}>"
 
 
+class BatchNormalization(Layer):
+    """keras.layers.BatchNormalization over the features (axis -1): in
+    training, y = gamma * (x - mean) / sqrt(var + epsilon) + beta with the
+    batch's mean and biased variance, and after each batch
+    moving = moving * momentum + batch statistic * (1 - momentum); in
+    predict and evaluate, the moving mean and variance. Weights, in Keras's
+    order: gamma (scale=True), beta (center=True), moving_mean,
+    moving_variance; fit never changes the last two but by that update.
+    trainable=False freezes gamma and beta and makes the layer use its moving
+    statistics in fit too (Keras 3). Sample weights do not enter the
+    statistics. Regularizers and constraints on gamma and beta, synchronized
+    and Keras 2's renormalization options are not supported (refused).
+    """
+
+    _prefix = "batch_normalization"
+
+    def __init__(
+        self,
+        axis=-1,
+        momentum=0.99,
+        epsilon=1e-3,
+        center=True,
+        scale=True,
+        beta_initializer="zeros",
+        gamma_initializer="ones",
+        moving_mean_initializer="zeros",
+        moving_variance_initializer="ones",
+        beta_regularizer=None,
+        gamma_regularizer=None,
+        beta_constraint=None,
+        gamma_constraint=None,
+        synchronized=False,
+        *,
+        input_dim=None,
+        input_shape=None,
+        name=None,
+        trainable=True,
+        **kwargs,
+    ):
+        super().__init__(name, trainable)
+        if kwargs:
+            raise TypeError(
+                f"BatchNormalization got unexpected parameters {sorted(kwargs)} (Keras 2's "
+                "renorm, fused, virtual_batch_size and adjustment are not supported)"
+            )
+        if isinstance(axis, (list, tuple)) and len(axis) == 1:
+            axis = axis[0]
+        if isinstance(axis, bool) or axis not in (-1, 1):
+            raise ValueError(
+                "axis must be -1 (the features of each sample): nncore normalizes each feature "
+                f"over the batch; got {describe(axis)}"
+            )
+        self.axis = -1
+        self.momentum = real_number(momentum, "momentum")
+        if not 0.0 <= self.momentum <= 1.0:
+            raise ValueError(f"momentum must be in [0, 1]; got {momentum}")
+        self.epsilon = real_number(epsilon, "epsilon")
+        if not 0.0 < self.epsilon < float("inf"):
+            raise ValueError(f"epsilon must be a finite number > 0; got {epsilon}")
+        self.center = _flag(center, "center")
+        self.scale = _flag(scale, "scale")
+        self.beta_initializer = initializers.get(beta_initializer, "beta_initializer")
+        self.gamma_initializer = initializers.get(gamma_initializer, "gamma_initializer")
+        self.moving_mean_initializer = initializers.get(
+            moving_mean_initializer, "moving_mean_initializer"
+        )
+        self.moving_variance_initializer = initializers.get(
+            moving_variance_initializer, "moving_variance_initializer"
+        )
+        for key, value in (
+            ("beta_regularizer", beta_regularizer),
+            ("gamma_regularizer", gamma_regularizer),
+            ("beta_constraint", beta_constraint),
+            ("gamma_constraint", gamma_constraint),
+        ):
+            if value is not None:
+                raise ValueError(
+                    f"{key} must be None: nncore's BatchNormalization has no regularizers or "
+                    f"constraints; got {describe(value)}"
+                )
+        if _flag(synchronized, "synchronized"):
+            raise ValueError(
+                "synchronized=True is not supported: nncore trains on one process, whose batch "
+                "statistics are the whole batch's already"
+            )
+        if input_dim is not None and input_shape is not None:
+            raise ValueError("give input_dim or input_shape, not both")
+        if input_dim is not None:
+            self._input_dim = _count(input_dim, "input_dim")
+        elif input_shape is not None:
+            self._input_dim = _feature_count(input_shape, "input_shape")
+
+    def _weight_shapes(self, n_in):
+        return [(n_in,)] * (int(self.scale) + int(self.center) + 2)
+
+    def _weight_names(self):
+        return [*(["gamma"] if self.scale else []), *(["beta"] if self.center else []),
+                "moving_mean", "moving_variance"]  # fmt: skip
+
+    def _weight_initializers(self):
+        return [
+            *([self.gamma_initializer] if self.scale else []),
+            *([self.beta_initializer] if self.center else []),
+            self.moving_mean_initializer,
+            self.moving_variance_initializer,
+        ]
+
+    def _weight_trainable(self, n_in):
+        return [self._trainable] * (int(self.scale) + int(self.center)) + [False, False]
+
+    def _c_description(self, n_in):
+        return {
+            "kind": "batch_norm",
+            "n": n_in,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            "trainable": self._trainable,
+        }
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "axis": self.axis,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            "beta_initializer": initializers.serialize(self.beta_initializer),
+            "gamma_initializer": initializers.serialize(self.gamma_initializer),
+            "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
+            "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
+            "beta_regularizer": None,
+            "gamma_regularizer": None,
+            "beta_constraint": None,
+            "gamma_constraint": None,
+            "synchronized": False,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in (
+            "beta_initializer",
+            "gamma_initializer",
+            "moving_mean_initializer",
+            "moving_variance_initializer",
+        ):
+            if key in config:
+                config[key] = initializers.deserialize(config[key])
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<BatchNormalization name={self.name!r} momentum={self.momentum}>"
+
+
+class Flatten(Layer):
+    """keras.layers.Flatten: each sample's features in one row. nncore's data
+    reach the C network as rows already, so the layer costs nothing; as a
+    model's first layer it lets the model take samples of any shape (Input((28,
+    28)) then Flatten()), whose rows are reshaped without a copy when they are
+    contiguous. Only Keras's data_format "channels_last" (the default)."""
+
+    _prefix = "flatten"
+
+    def __init__(self, data_format=None, *, input_shape=None, name=None, trainable=True):
+        super().__init__(name, trainable)
+        if data_format not in (None, "channels_last"):
+            raise ValueError(
+                "data_format must be None or 'channels_last': nncore flattens each sample in "
+                f"its own (C) order; got {describe(data_format)}"
+            )
+        self.data_format = "channels_last"
+        self._input_shape = None
+        if input_shape is not None:
+            self._input_shape = _sample_shape(input_shape, "input_shape")
+            self._input_dim = int(np_prod(self._input_shape))
+
+    def _c_description(self, n_in):
+        return {"kind": "flatten", "n": n_in}
+
+    def get_config(self):
+        config = {**super().get_config(), "data_format": self.data_format}
+        if self._input_shape is not None:
+            config.pop("input_dim", None)
+            config["input_shape"] = list(self._input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        input_dim = config.pop("input_dim", None)
+        if input_dim is not None and config.get("input_shape") is None:
+            config["input_shape"] = (input_dim,)
+        return cls(**config)
+
+
+def _sample_shape(shape, argument: str) -> tuple:
+    """The shape of one sample: a tuple of integers >= 1 (an int n means (n,))."""
+    if not isinstance(shape, (tuple, list)):
+        shape = (shape,)
+    if not shape:
+        raise ValueError(f"{argument} must have at least one dimension; got {shape!r}")
+    return tuple(_count(n, argument) for n in shape)
+
+
 class Input:
     """Input(shape=(n_features,)): declares the input width of a Sequential
     model, as its first element: Sequential([Input((2,)), Dense(1)]).
-    It is not a layer of model.layers (as in Keras)."""
+    Samples of more dimensions (Input((28, 28))) need Flatten() as the first
+    layer. It is not a layer of model.layers (as in Keras)."""
 
     def __init__(self, shape, *, name=None):
-        self.shape = (_feature_count(shape, "shape"),)
+        self.shape = _sample_shape(shape, "shape")
         self.name = _check_name(name, "input_layer")
 
     def __repr__(self):
-        return f"<Input shape=(None, {self.shape[0]})>"
+        return f"<Input shape={(None, *self.shape)}>"
 
 
 LAYER_CLASSES = {
-    cls.__name__: cls for cls in (Dense, Activation, ReLU, LeakyReLU, ELU, Softmax, Dropout)
+    cls.__name__: cls
+    for cls in (
+        Dense,
+        Activation,
+        ReLU,
+        LeakyReLU,
+        ELU,
+        Softmax,
+        Dropout,
+        BatchNormalization,
+        Flatten,
+    )
 }

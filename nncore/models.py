@@ -33,7 +33,7 @@ import numpy as np
 from nncore import _core, io, keras_files, utils
 from nncore._validation import describe
 from nncore._version import __version__
-from nncore.layers import LAYER_CLASSES, Input, Layer, _feature_count, unique_name
+from nncore.layers import LAYER_CLASSES, Flatten, Input, Layer, _feature_count, unique_name
 from nncore.summary import summary_lines
 from nncore.training import LOSSES, METRICS, Trainer, _with_output_activation
 
@@ -110,6 +110,9 @@ class Sequential(Trainer):
         self.name = name if name is not None else unique_name("sequential")
         self._layers = []
         self._input_dim = None
+        # The shape of one sample when it has more than one dimension (the
+        # model's first layer is then a Flatten), else None.
+        self._sample_shape = None
         # Set by _build when the input width is known:
         self._params = None
         self._grads = None
@@ -156,6 +159,8 @@ class Sequential(Trainer):
 
     @property
     def input_shape(self):
+        if self._sample_shape is not None:
+            return (None, *self._sample_shape)
         return None if self._input_dim is None else (None, self._input_dim)
 
     @property
@@ -187,7 +192,8 @@ class Sequential(Trainer):
         if isinstance(layer, Input):
             if self._layers or self._input_dim is not None:
                 raise ValueError("an Input must be the first element of a Sequential model")
-            self._input_dim = layer.shape[0]
+            self._input_dim = math.prod(layer.shape)
+            self._sample_shape = layer.shape if len(layer.shape) > 1 else None
             return
         if not isinstance(layer, Layer):
             raise TypeError(
@@ -209,6 +215,15 @@ class Sequential(Trainer):
                     f"layer {layer.name!r} has input_dim {layer._input_dim} but the model's "
                     f"Input has {self._input_dim} features"
                 )
+        sample_shape = self._sample_shape
+        if not self._layers and isinstance(layer, Flatten) and layer._input_shape is not None:
+            sample_shape = layer._input_shape if len(layer._input_shape) > 1 else None
+        if not self._layers and sample_shape is not None and not isinstance(layer, Flatten):
+            raise ValueError(
+                f"the model takes samples of shape {sample_shape}, so its first layer must be "
+                f"Flatten(); got {type(layer).__name__} {layer.name!r} (Keras would apply it to "
+                "the last axis, nncore does not)"
+            )
         layers = [*self._layers, layer]
         input_dim = self._input_dim if self._input_dim is not None else layer._input_dim
         if input_dim is not None:
@@ -216,6 +231,7 @@ class Sequential(Trainer):
             self._build(input_dim, layers=layers)
         self._layers = layers
         self._input_dim = input_dim
+        self._sample_shape = sample_shape
         layer._model = self
 
     def build(self, input_shape=None) -> None:
@@ -246,7 +262,9 @@ class Sequential(Trainer):
         if not layers:
             raise ValueError(f"model {self.name!r} has no layers yet: add() some first")
         # The parameter layout (the same the C network computes, checked in
-        # _network): Dense layers in order, each W (n_in, n_out) then b.
+        # _network): layer by layer, each layer's weights in Keras's order
+        # (Dense W (n_in, n_out) then b; BatchNormalization gamma, beta,
+        # moving_mean, moving_variance).
         descriptions = []
         slices = {}
         n_params = 0
@@ -272,8 +290,7 @@ class Sequential(Trainer):
                     ]
                 continue
             rng = np.random.default_rng([self.seed, index])
-            inits = [layer.kernel_initializer, layer.bias_initializer]
-            for (offset, shape), init in zip(slices[layer], inits):
+            for (offset, shape), init in zip(slices[layer], layer._weight_initializers()):
                 params[offset : offset + math.prod(shape)] = init(shape, rng, self.dtype).ravel()
         # Nothing above changed the model; from here on nothing can fail.
         self._descriptions = descriptions
@@ -322,11 +339,7 @@ class Sequential(Trainer):
             for layer in self._layers
             for offset, shape in self._slices.get(layer, [])
         ]
-        c_layout = []
-        for weight_offset, kernel_shape, bias_offset in net.dense_slices():
-            c_layout.append((weight_offset, tuple(kernel_shape)))
-            if bias_offset is not None:
-                c_layout.append((bias_offset, (kernel_shape[1],)))
+        c_layout = [(offset, tuple(shape)) for offset, shape in net.weight_slices()]
         if net.n_params != self._params.size or c_layout != layout:
             raise RuntimeError(
                 f"internal error: the C network lays out {net.n_params} parameters as "
@@ -351,12 +364,17 @@ class Sequential(Trainer):
         return 0 if not self.built else int(self._params.size)
 
     def _trainable_count(self) -> int:
-        """The number of weights fit updates (those of layers not frozen)."""
+        """The number of weights fit updates (those of layers not frozen, and
+        never a batch normalization's moving statistics)."""
+        widths = self._layer_inputs() if self.built else {}
         return sum(
             math.prod(shape)
             for layer in self._layers
-            if layer.trainable
-            for _, shape in self._slices.get(layer, [])
+            if layer in self._slices
+            for (_, shape), trainable in zip(
+                self._slices[layer], layer._weight_trainable(widths[layer])
+            )
+            if trainable
         )
 
     @property
@@ -419,8 +437,8 @@ class Sequential(Trainer):
     def _weight_parts(self, layers):
         parts = []
         for layer in layers:
-            for j, (offset, shape) in enumerate(self._slices.get(layer, [])):
-                parts.append((offset, shape, f"{layer.name} {'bias' if j else 'kernel'}"))
+            for (offset, shape), name in zip(self._slices.get(layer, []), layer._weight_names()):
+                parts.append((offset, shape, f"{layer.name} {name}"))
         return parts
 
     def _write_weights(self, parts, arrays):
@@ -605,7 +623,9 @@ class Sequential(Trainer):
             raise ValueError(f"config must be a dict with a list of layers; got {describe(config)}")
         model = cls(dtype=config.get("dtype", "float32"), seed=config.get("seed"),
                     name=config.get("name"))  # fmt: skip
-        if config.get("input_dim") is not None:
+        if config.get("input_shape") is not None:
+            model.add(Input(tuple(config["input_shape"])))
+        elif config.get("input_dim") is not None:
             model.add(Input((config["input_dim"],)))
         for spec in config["layers"]:
             if not isinstance(spec, dict) or spec.get("class_name") not in LAYER_CLASSES:
@@ -649,6 +669,7 @@ class Sequential(Trainer):
             "dtype": _DTYPES[self.dtype],
             "seed": self.seed,
             "input_dim": self._input_dim,
+            **({} if self._sample_shape is None else {"input_shape": list(self._sample_shape)}),
             "layers": [
                 {"class_name": type(layer).__name__, "config": layer.get_config()}
                 for layer in self._layers

@@ -182,10 +182,32 @@ class Trainer:
         return resolved
 
     # ------------------------------------------------------- data checking
+    def _flattened(self, x, name: str) -> np.ndarray:
+        """Samples of more than one dimension as rows, for a model whose first
+        layer is Flatten (a view of x when its rows are contiguous)."""
+        from nncore.layers import Flatten
+
+        expected = self._sample_shape
+        if not isinstance(self._layers[0], Flatten):
+            wanted = f"(samples, {self._input_dim})" if self._input_dim else "(samples, features)"
+            raise ValueError(
+                f"{name} must be 2-D, of shape {wanted}; got shape {x.shape}: Keras applies "
+                "Dense to the last axis of such data, nncore does not (add Flatten() as the "
+                "first layer to take each sample as one row of features)"
+            )
+        if expected is not None and x.shape[1:] != expected:
+            raise ValueError(
+                f"{name} must have samples of shape {expected}, the model's input; got shape "
+                f"{x.shape}"
+            )
+        return x.reshape(x.shape[0], math.prod(x.shape[1:]))
+
     def _features(self, X, name: str, *, allow_empty: bool = False) -> np.ndarray:
         if not self._layers:
             raise ValueError(f"model {self.name!r} has no layers yet: add() some first")
         x = float_array(X, name, allow_int=True)
+        if x.ndim > 2:
+            x = self._flattened(x, name)
         if x.ndim != 2:
             hint = " (reshape a single feature with X.reshape(-1, 1))" if x.ndim == 1 else ""
             raise ValueError(f"{name} must be 2-D (samples, features); got shape {x.shape}{hint}")

@@ -55,12 +55,23 @@ def random_weights(model, seed):
         ],
         [nncore.Dense(2, "gelu", input_dim=2, use_bias=False), nncore.Dense(2, "softplus")],
         [nncore.Dense(1, input_dim=4), nncore.Dense(1, "relu"), nncore.Dense(2, "sigmoid")],
+        [
+            nncore.Flatten(input_shape=(2,)),
+            nncore.Dense(3, "tanh"),
+            nncore.BatchNormalization(epsilon=0.01),
+            nncore.BatchNormalization(center=False),
+            nncore.Dense(1),
+        ],
     ],
-    ids=["inline", "two-hidden", "softmax", "no-bias", "chain"],
+    ids=["inline", "two-hidden", "softmax", "no-bias", "chain", "batch-norm"],
 )
 def test_formula_computes_what_predict_does(layers):
     model = nncore.Sequential(layers, dtype="float64", seed=0)
     random_weights(model, 1)
+    for layer in model.layers:
+        if isinstance(layer, nncore.BatchNormalization):  # a variance is positive
+            weights = layer.get_weights()
+            layer.set_weights([*weights[:-1], np.abs(weights[-1]) + 0.1])
     text = nncore.explain(model, digits=17)
     x = np.random.default_rng(2).normal(0, 2, (64, model.input_shape[1]))
     np.testing.assert_allclose(evaluate_formula(text, x), model.predict(x), rtol=1e-9, atol=1e-12)

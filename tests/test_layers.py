@@ -84,8 +84,11 @@ def test_activation_and_dropout_layers():
         with pytest.raises(ValueError, match="rate"):
             Dropout(rate)
     assert Input(3).shape == (3,) and Input((3,)).shape == (3,)
-    with pytest.raises(ValueError, match="shape"):
-        Input((2, 3))
+    # samples of more dimensions, for a model that starts with Flatten
+    assert Input((2, 3)).shape == (2, 3)
+    for bad in ((2, 0), ()):
+        with pytest.raises(ValueError, match="shape"):
+            Input(bad)
 
 
 def test_layer_names_are_unique_and_layers_belong_to_one_model():
