@@ -8,7 +8,7 @@ and its state (kernel table, thread count) exist once per process.
 The C sources in csrc/ are plain C11. Files named *_<isa>.c (gemm_avx2.c,
 gemm_avx512.c, gemm_neon.c) hold the SIMD kernels of one instruction set and
 are compiled with that set's flags only, so the rest of the library runs on
-any CPU; csrc/cpu.c picks the path at run time. Nothing uses -march=native.
+any CPU; csrc/dispatch.c picks the path at run time. Nothing uses -march=native.
 
 Two files are generated in nncore/ before the build (and are not in git):
 include/nncore.h, a copy of csrc/nncore.h that the wheel ships for
@@ -110,7 +110,7 @@ class BuildExt(build_ext):
     def compile_kernels(self, ext, family, flags, omp_compile):
         """The object files of csrc/ for this target machine."""
         isa_files = isa_sources_for(target_machine())
-        # cpu.c offers the SIMD paths whose files are built (NNCORE_HAVE_<ISA>)
+        # dispatch.c offers the SIMD paths whose files are built (NNCORE_HAVE_<ISA>)
         macros = [("NNCORE_HAVE_" + isa_of(p).upper(), "1") for p in isa_files]
         if omp_compile:
             macros.append(("NNCORE_OPENMP", "1"))

@@ -284,7 +284,17 @@ def main():
     if platform.machine().lower() in ("x86_64", "amd64"):
         sources = ["bench/gemm_tiny.c"] + [
             f"csrc/{name}.c"
-            for name in ("gemm", "gemm_avx2", "activations", "cpu", "ref", "status")
+            for name in (
+                "gemm",
+                "gemm_generic",
+                "gemm_avx2",
+                "dispatch",
+                "cpu_features",
+                "runtime",
+                "activations",
+                "ref",
+                "status",
+            )
         ]
         flags = ["-mavx2", "-mfma", "-Icsrc", "-DNNCORE_HAVE_AVX2"]
         try:

@@ -5,7 +5,9 @@
  * it; by hand:
  *
  *   gcc -O2 -std=gnu11 -mavx2 -mfma -Icsrc -DNNCORE_HAVE_AVX2 bench/gemm_tiny.c \
- *       csrc/gemm.c csrc/gemm_avx2.c csrc/cpu.c csrc/ref.c csrc/status.c -lm -o gemm_tiny
+ *       csrc/gemm.c csrc/gemm_generic.c csrc/gemm_avx2.c csrc/dispatch.c \
+ *       csrc/cpu_features.c csrc/runtime.c csrc/activations.c csrc/ref.c csrc/status.c \
+ *       -lm -o gemm_tiny
  *
  * Prints one line per shape "m k n small_ns packed_ns nc_gemm_ns" for float32
  * and float64 (the packed driver is reached by giving B column-major).
@@ -14,7 +16,6 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "cpu.h"
 #include "gemm_kernels.h"
 #include "nncore.h"
 
@@ -59,7 +60,6 @@ static const size_t shapes[][3] = {
 
 int main(void)
 {
-    nc_cpu_init();
     nc_set_num_threads(1);
     nc_cpu_info info;
     nc_cpu_features(&info);

@@ -1,21 +1,20 @@
 /*
- * gemm.c -- the public GEMM entry points: the blocked, packed, threaded
- * driver (template gemm_impl.h), the portable microkernels (template
- * gemm_simd_impl.h with one-element "vectors"), and the table that points
- * at the instruction-set path in use (nc_select_kernels).
+ * gemm.c -- the public GEMM entry points and the driver behind them (template
+ * gemm_impl.h): packing buffers, the choice between the small kernel and the
+ * packed one, the split over threads. Uses dispatch.h for the path in use and
+ * runtime.h for the thread count and the floating-point mode; the kernels
+ * themselves live in gemm_generic.c and gemm_<isa>.c.
  */
 #include <stdint.h>
 #include <string.h>
 
-#include "cpu.h"
+#include "dispatch.h"
 #include "gemm_kernels.h"
 #include "nncore.h"
+#include "runtime.h"
 
 #if defined(NNCORE_OPENMP)
 #include <omp.h>
-#define NC_PRAGMA_OMP(text) _Pragma(text)
-#else
-#define NC_PRAGMA_OMP(text)
 #endif
 
 /* The small kernel with A stored by columns stops paying off when it would
@@ -66,88 +65,6 @@ static void *align64(unsigned char *p)
 #define A_BUFFER() align64(a_storage)
 #define B_BUFFER() align64(b_storage)
 
-/* ------------------------------------------- portable microkernels (any CPU) */
-
-/* One-element "vectors": plain C that the compiler may vectorize itself. */
-#define VZERO() 0
-#define VSET1(x) (x)
-#define VLOADU(p) (*(p))
-#define VSTOREU(p, v) (*(p) = (v))
-#define VBCAST(p) (*(p))
-#define VFMA(a, b, c) ((a) * (b) + (c))
-#define VMUL(a, b) ((a) * (b))
-#define VLOAD_PART(p, n) (*(p))
-#define VSTORE_PART(p, v, n) (*(p) = (v))
-#define W 1
-#define MR 4
-#define NV 4
-
-#define T float
-#define V float
-#define MICRO generic_micro_f32_4x4
-#define SMALL generic_small_f32
-#define PACK_A generic_pack_a_f32
-#define PACK_B generic_pack_b_f32
-#include "gemm_simd_impl.h"
-#undef T
-#undef V
-#undef MICRO
-#undef SMALL
-#undef PACK_A
-#undef PACK_B
-
-#define T double
-#define V double
-#define MICRO generic_micro_f64_4x4
-#define SMALL generic_small_f64
-#define PACK_A generic_pack_a_f64
-#define PACK_B generic_pack_b_f64
-#include "gemm_simd_impl.h"
-#undef T
-#undef V
-#undef MICRO
-#undef SMALL
-#undef PACK_A
-#undef PACK_B
-
-#undef VZERO
-#undef VSET1
-#undef VLOADU
-#undef VSTOREU
-#undef VBCAST
-#undef VFMA
-#undef VMUL
-#undef VLOAD_PART
-#undef VSTORE_PART
-#undef W
-#undef MR
-#undef NV
-
-/* Block sizes of the portable path: a 4x4 tile of scalars fits the 16
- * registers of x86-64 and most others; cache blocks as for a small core. */
-const nc_gemm_path_f32 nc_gemm_generic_f32 = {{.mr = 4,
-                                               .nr = 4,
-                                               .kc = 256,
-                                               .mc = 128,
-                                               .nc = 2048,
-                                               .small_work = 32 * 32 * 32,
-                                               .parallel_work = 32 * 32 * 32},
-                                              generic_pack_a_f32,
-                                              generic_pack_b_f32,
-                                              generic_micro_f32_4x4,
-                                              generic_small_f32};
-const nc_gemm_path_f64 nc_gemm_generic_f64 = {{.mr = 4,
-                                               .nr = 4,
-                                               .kc = 256,
-                                               .mc = 64,
-                                               .nc = 1024,
-                                               .small_work = 32 * 32 * 32,
-                                               .parallel_work = 32 * 32 * 32},
-                                              generic_pack_a_f64,
-                                              generic_pack_b_f64,
-                                              generic_micro_f64_4x4,
-                                              generic_small_f64};
-
 /* ------------------------------------------------------------ the driver */
 
 #define T float
@@ -166,65 +83,22 @@ const nc_gemm_path_f64 nc_gemm_generic_f64 = {{.mr = 4,
 #undef FN
 #undef PATH
 
-/* ------------------------------------------------------- the kernel table */
-
-static const nc_gemm_path_f32 *path_f32 = &nc_gemm_generic_f32;
-static const nc_gemm_path_f64 *path_f64 = &nc_gemm_generic_f64;
-
-void nc_select_kernels(const char *name)
-{
-    path_f32 = &nc_gemm_generic_f32;
-    path_f64 = &nc_gemm_generic_f64;
-    if (!name)
-        return;
-#if defined(NNCORE_HAVE_AVX2)
-    if (strcmp(name, "avx2") == 0) {
-        path_f32 = &nc_gemm_avx2_f32;
-        path_f64 = &nc_gemm_avx2_f64;
-    }
-#endif
-#if defined(NNCORE_HAVE_AVX512)
-    if (strcmp(name, "avx512") == 0) {
-        path_f32 = &nc_gemm_avx512_f32;
-        path_f64 = &nc_gemm_avx512_f64;
-    }
-#endif
-#if defined(NNCORE_HAVE_NEON)
-    if (strcmp(name, "neon") == 0) {
-        path_f32 = &nc_gemm_neon_f32;
-        path_f64 = &nc_gemm_neon_f64;
-    }
-#endif
-}
-
-const nc_gemm_blocking *nc_gemm_blocking_f32(void)
-{
-    nc_cpu_init();
-    return &path_f32->blocks;
-}
-
-const nc_gemm_blocking *nc_gemm_blocking_f64(void)
-{
-    nc_cpu_init();
-    return &path_f64->blocks;
-}
+/* ------------------------------------------------------- entry points */
 
 nc_status nc_gemm_f32(size_t m, size_t n, size_t k, float alpha, const float *a, ptrdiff_t a_rs,
                       ptrdiff_t a_cs, const float *b, ptrdiff_t b_rs, ptrdiff_t b_cs, float beta,
                       float *c, ptrdiff_t c_rs, ptrdiff_t c_cs)
 {
-    nc_cpu_init();
-    return gemm_f32(path_f32, m, n, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, c_rs, c_cs,
-                    NULL);
+    return gemm_f32(nc_kernels()->gemm_f32, m, n, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c,
+                    c_rs, c_cs, NULL);
 }
 
 nc_status nc_gemm_f64(size_t m, size_t n, size_t k, double alpha, const double *a, ptrdiff_t a_rs,
                       ptrdiff_t a_cs, const double *b, ptrdiff_t b_rs, ptrdiff_t b_cs, double beta,
                       double *c, ptrdiff_t c_rs, ptrdiff_t c_cs)
 {
-    nc_cpu_init();
-    return gemm_f64(path_f64, m, n, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, c_rs, c_cs,
-                    NULL);
+    return gemm_f64(nc_kernels()->gemm_f64, m, n, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c,
+                    c_rs, c_cs, NULL);
 }
 
 nc_status nc_gemm_epilogue_f32(size_t m, size_t n, size_t k, float alpha, const float *a,
@@ -234,9 +108,8 @@ nc_status nc_gemm_epilogue_f32(size_t m, size_t n, size_t k, float alpha, const 
 {
     if (!epilogue)
         return NC_ERR_INVALID_ARGUMENT;
-    nc_cpu_init();
-    return gemm_f32(path_f32, m, n, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, c_rs, c_cs,
-                    epilogue);
+    return gemm_f32(nc_kernels()->gemm_f32, m, n, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c,
+                    c_rs, c_cs, epilogue);
 }
 
 nc_status nc_gemm_epilogue_f64(size_t m, size_t n, size_t k, double alpha, const double *a,
@@ -246,7 +119,6 @@ nc_status nc_gemm_epilogue_f64(size_t m, size_t n, size_t k, double alpha, const
 {
     if (!epilogue)
         return NC_ERR_INVALID_ARGUMENT;
-    nc_cpu_init();
-    return gemm_f64(path_f64, m, n, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, c_rs, c_cs,
-                    epilogue);
+    return gemm_f64(nc_kernels()->gemm_f64, m, n, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c,
+                    c_rs, c_cs, epilogue);
 }

@@ -1,6 +1,6 @@
 /*
  * gemm_avx2.c -- GEMM microkernels for AVX2 + FMA (x86-64 since Haswell and
- * Zen), compiled with -mavx2 -mfma only; cpu.c selects them when cpuid and
+ * Zen), compiled with -mavx2 -mfma only; dispatch.c selects them when cpuid and
  * xgetbv say the CPU and OS support them.
  *
  * Register tile: 6 rows x 2 vectors = 12 accumulators + 2 B vectors + 1

@@ -1,6 +1,6 @@
 /*
  * gemm_avx512.c -- GEMM microkernels for AVX-512F (Skylake-X and later, Zen4),
- * compiled with -mavx512f only; cpu.c selects them when cpuid and xgetbv say
+ * compiled with -mavx512f only; dispatch.c selects them when cpuid and xgetbv say
  * the CPU and OS support the 512-bit state.
  *
  * Register tile: 12 rows x 2 vectors = 24 accumulators + 2 B vectors + a

@@ -79,7 +79,7 @@ typedef struct nc_gemm_path_f64 {
     nc_gemm_small_f64 small;
 } nc_gemm_path_f64;
 
-/* Defined in gemm.c (portable C, always present). */
+/* Defined in gemm_generic.c (portable C, always present). */
 extern const nc_gemm_path_f32 nc_gemm_generic_f32;
 extern const nc_gemm_path_f64 nc_gemm_generic_f64;
 
@@ -95,9 +95,5 @@ extern const nc_gemm_path_f64 nc_gemm_avx512_f64;
 extern const nc_gemm_path_f32 nc_gemm_neon_f32;
 extern const nc_gemm_path_f64 nc_gemm_neon_f64;
 #endif
-
-/* The block sizes of the path in use, for tests that probe its edges. */
-const nc_gemm_blocking *nc_gemm_blocking_f32(void);
-const nc_gemm_blocking *nc_gemm_blocking_f64(void);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * gemm_simd_impl.h -- template for the microkernel and the small-shape kernel
- * of one (instruction set, element type) pair. Included by gemm.c (portable
+ * of one (instruction set, element type) pair. Included by gemm_generic.c (portable
  * C, "vectors" of one element), gemm_avx2.c, gemm_avx512.c and gemm_neon.c,
  * once per element type, so the register-tiling logic is written once and the
  * AVX-512 and NEON paths, which this machine cannot run, share the code that

@@ -16,8 +16,8 @@
 #include <windows.h>
 #endif
 
-#include "cpu.h"
 #include "nncore.h"
+#include "runtime.h"
 
 #define NC_ALIGN 64
 /* Row gathers of at least this many bytes run on all threads (a batch of 128

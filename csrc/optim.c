@@ -1,8 +1,8 @@
 /* optim.c -- float and double instances of optim_impl.h. */
 #include <math.h>
 
-#include "cpu.h"
 #include "nncore.h"
+#include "runtime.h"
 
 #if defined(NNCORE_OPENMP)
 #include <omp.h>

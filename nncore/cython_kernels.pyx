@@ -15,7 +15,7 @@ import numpy as np
 include "_cython_kernels_forwarders.pxi"
 
 
-cdef extern from "gemm_kernels.h" nogil:
+cdef extern from "dispatch.h" nogil:
     ctypedef struct nc_gemm_blocking:
         size_t mr, nr, kc, mc, nc, small_work, parallel_work
 

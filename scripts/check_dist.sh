@@ -62,6 +62,7 @@ if [ "$(uname -m)" = x86_64 ]; then
     objects=$(find "$OUT/src/build" -name '*.o')
     avx_pattern='%[yz]mm|\bv[a-z0-9]+[[:space:]]+[^[:space:]]*%xmm'
     checked=0
+    checked_names=" "
     for obj in $objects; do
         # the whole listing first: grep -q closing the pipe early fails it under pipefail
         listing=$(objdump -d --no-show-raw-insn "$obj")
@@ -76,11 +77,21 @@ if [ "$(uname -m)" = x86_64 ]; then
                 grep -E "$avx_pattern" <<<"$listing" | head -5 >&2
                 exit 1
             fi
-            checked=$((checked + 1)) ;;
+            checked=$((checked + 1))
+            checked_names="$checked_names $(basename "$obj") " ;;
         esac
     done
     echo "$checked baseline objects, no AVX instruction"
-    [ "$checked" -gt 5 ] || { echo "too few objects found in $OUT/src/build" >&2 && exit 1; }
+    # every portable C file (feature detection, dispatch, runtime, the generic
+    # path, ...) must be among them, or the check looked at the wrong build
+    for source in "$OUT"/src/csrc/*.c; do
+        name=$(basename "$source" .c)
+        case "$name" in *_avx2 | *_avx512 | *_neon) continue ;; esac
+        case "$checked_names" in
+        *" $name.o "*) ;;
+        *) echo "no object of csrc/$name.c among the checked ones" >&2 && exit 1 ;;
+        esac
+    done
 else
     echo "skipped: not an x86_64 machine"
 fi

@@ -439,7 +439,7 @@ def test_thread_count_does_not_change_results():
     np.testing.assert_array_equal(results[0], results[1])
 
 
-# where nncore can set the floating-point mode (cpu.c, nc_fp_flush_denormals)
+# where nncore can set the floating-point mode (runtime.c, nc_fp_flush_denormals)
 FLUSHES_DENORMALS = platform.machine().lower() in ("x86_64", "amd64", "arm64", "aarch64")
 
 

@@ -1,19 +1,20 @@
 /*
- * cpu.h -- internal: the function table that the kernel paths fill.
- *
- * Each public kernel (nc_gemm_f32, ...) calls through nc_kernels, which
- * nc_select_kernels() points at the best path once (or at the one
- * NNCORE_ARCH / nc_set_kernel names). A path that lacks an entry keeps the
- * portable one, so "generic" always works.
+ * runtime.h -- internal: how the kernels run, as opposed to which kernels
+ * run (dispatch.h). The thread count (public: nc_set_num_threads,
+ * nc_get_num_threads in nncore.h), the NNCORE_NUM_THREADS setting, fork
+ * safety of the OpenMP runtime, and the floating-point mode. Depends on
+ * nothing of nncore; every file that starts threads or sets the
+ * floating-point mode uses it.
  */
-#ifndef NNCORE_CPU_H
-#define NNCORE_CPU_H
+#ifndef NNCORE_RUNTIME_H
+#define NNCORE_RUNTIME_H
 
 #include <stdint.h>
 
-#include "nncore.h"
-
-void nc_cpu_init(void);
+/* What the runtime could not honour of its environment settings
+ * (NNCORE_NUM_THREADS), one line each, for nc_settings_notes; "" when
+ * nothing. Never NULL; the text does not change. */
+const char *nc_runtime_notes(void);
 
 /* The calling thread's floating-point control state (x86: MXCSR; aarch64:
  * FPCR; 0 elsewhere, where setting it does nothing), and a swap that sets
@@ -31,8 +32,5 @@ uint64_t nc_fp_swap(uint64_t state);
  * thread the caller's state, so results stay the same bits for any thread
  * count. */
 uint64_t nc_fp_flush_denormals(void);
-
-/* Fills the kernel table for the named path ("generic", "avx2", ...). */
-void nc_select_kernels(const char *name);
 
 #endif
