@@ -16,6 +16,7 @@
 #include <windows.h>
 #endif
 
+#include "metrics.h"
 #include "nncore.h"
 #include "runtime.h"
 

@@ -590,53 +590,7 @@ static void NET(apply_constraints)(const nc_network *net, T *params)
     }
 }
 
-/* The index of the first largest element (as numpy.argmax). */
-static size_t NET(argmax)(const T *row, size_t n)
-{
-    size_t best = 0;
-    for (size_t j = 1; j < n; j++)
-        if (row[j] > row[best])
-            best = j;
-    return best;
-}
-
-/* Adds the batch's metric values to the sums (output vs gathered targets). */
-static void NET(accumulate_metrics)(const nc_network *net, size_t batch, const NET(buffers) * buf,
-                                    const nc_metric *metrics, size_t n_metrics,
-                                    nc_epoch_result *result)
-{
-    size_t last = net->n_layers - 1, n = net->layers[last].n_out;
-    const T *p = buf->a[last], *t = buf->target;
-    for (size_t k = 0; k < n_metrics; k++) {
-        double sum = 0, count = (double)(batch * n);
-        for (size_t i = 0; i < batch; i++) {
-            const T *pr = p + i * n;
-            switch (metrics[k]) {
-            case NC_METRIC_BINARY_ACCURACY: /* Keras: the label itself, not rounded */
-                for (size_t j = 0; j < n; j++)
-                    sum += (T)(pr[j] > (T)0.5) == t[i * n + j];
-                break;
-            case NC_METRIC_CATEGORICAL_ACCURACY:
-                sum += NET(argmax)(pr, n) == NET(argmax)(t + i * n, n);
-                count = (double)batch;
-                break;
-            case NC_METRIC_SPARSE_CATEGORICAL_ACCURACY:
-                sum += (double)NET(argmax)(pr, n) == (double)t[i];
-                count = (double)batch;
-                break;
-            case NC_METRIC_MSE:
-            case NC_METRIC_MAE:
-                for (size_t j = 0; j < n; j++) {
-                    double d = (double)pr[j] - (double)t[i * n + j];
-                    sum += metrics[k] == NC_METRIC_MSE ? d * d : fabs(d);
-                }
-                break;
-            }
-        }
-        result->metric_sums[k] += sum;
-        result->metric_counts[k] += count;
-    }
-}
+#include "metrics_impl.h"
 
 /* ------------------------------------------------------------ public */
 
@@ -748,14 +702,21 @@ static nc_status NET(train_epoch)(const nc_network *net, nc_optimizer *opt, T *p
                                   const nc_train_options *options, void *workspace,
                                   size_t workspace_bytes, nc_epoch_result *result)
 {
-    if (!options || !result || !opt || options->batch_size == 0 || options->n_metrics > 8 ||
-        (options->n_metrics && !options->metrics) ||
+    if (!options || !result || !opt || options->batch_size == 0 ||
         (n && (!x || !y || !params || !grads || !opt_state)))
         return NC_ERR_INVALID_ARGUMENT;
     size_t batch_size = options->batch_size < n ? options->batch_size : (n ? n : 1);
     nc_status status = NET(check_call)(net, batch_size, workspace, workspace_bytes);
     if (status != NC_OK)
         return status;
+    status = nc_metrics_check(net, options->metrics, options->metric_params, options->n_metrics,
+                              options->metric_state);
+    if (status != NC_OK)
+        return status;
+    if (options->metric_state)
+        memset(options->metric_state, 0,
+               nc_metric_state_size(options->metrics, options->metric_params, options->n_metrics) *
+                   sizeof(double));
     size_t ranges[4 * NC_MAX_LAYERS];
     const size_t n_ranges = NET(trainable_ranges)(net, ranges);
     memset(result, 0, sizeof *result);
@@ -805,7 +766,9 @@ static nc_status NET(train_epoch)(const nc_network *net, nc_optimizer *opt, T *p
         }
         NET(apply_constraints)(net, params);
         NET(update_moving_statistics)(net, params, &buf);
-        NET(accumulate_metrics)(net, count, &buf, options->metrics, options->n_metrics, result);
+        NET(accumulate_metrics)(net, count, buf.a[net->n_layers - 1], buf.target, options->metrics,
+                                options->metric_params, options->n_metrics, options->metric_state,
+                                result);
         NET(count_batch)(result, count, loss);
         if (options->batch_end &&
             options->batch_end(options->batch_ctx, result->batches_done - 1, result))
@@ -885,13 +848,20 @@ static nc_status NET(evaluate)(const nc_network *net, const T *params, size_t n,
                                const nc_eval_options *options, void *workspace,
                                size_t workspace_bytes, nc_epoch_result *result)
 {
-    if (!options || !result || options->batch_size == 0 || options->n_metrics > 8 ||
-        (options->n_metrics && !options->metrics) || (n && (!x || !y || !params)))
+    if (!options || !result || options->batch_size == 0 || (n && (!x || !y || !params)))
         return NC_ERR_INVALID_ARGUMENT;
     size_t batch_size = options->batch_size < n ? options->batch_size : (n ? n : 1);
     nc_status status = NET(check_call)(net, batch_size, workspace, workspace_bytes);
     if (status != NC_OK)
         return status;
+    status = nc_metrics_check(net, options->metrics, options->metric_params, options->n_metrics,
+                              options->metric_state);
+    if (status != NC_OK)
+        return status;
+    if (options->metric_state)
+        memset(options->metric_state, 0,
+               nc_metric_state_size(options->metrics, options->metric_params, options->n_metrics) *
+                   sizeof(double));
     memset(result, 0, sizeof *result);
     result->last_loss = NAN;
     NET(buffers) buf;
@@ -913,7 +883,9 @@ static nc_status NET(evaluate)(const nc_network *net, const T *params, size_t n,
             status = NET(batch_loss_grad)(net, params, count, &buf, weights, &loss);
         if (status != NC_OK)
             return status;
-        NET(accumulate_metrics)(net, count, &buf, options->metrics, options->n_metrics, result);
+        NET(accumulate_metrics)(net, count, buf.a[net->n_layers - 1], buf.target, options->metrics,
+                                options->metric_params, options->n_metrics, options->metric_state,
+                                result);
         NET(count_batch)(result, count, loss);
         if (options->batch_end &&
             options->batch_end(options->batch_ctx, result->batches_done - 1, result))

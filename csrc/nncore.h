@@ -493,8 +493,48 @@ typedef enum nc_metric {
     NC_METRIC_CATEGORICAL_ACCURACY = 1,        /* argmax p == argmax t */
     NC_METRIC_SPARSE_CATEGORICAL_ACCURACY = 2, /* argmax p == t */
     NC_METRIC_MSE = 3,
-    NC_METRIC_MAE = 4
+    NC_METRIC_MAE = 4,
+    /* Keras's confusion-matrix metrics, over every output element: p > threshold
+     * is a predicted positive, a target other than 0 a positive label. */
+    NC_METRIC_PRECISION = 5,       /* tp / (tp + fp); 0 while nothing is predicted positive */
+    NC_METRIC_RECALL = 6,          /* tp / (tp + fn); 0 while no label is positive */
+    NC_METRIC_TRUE_POSITIVES = 7,  /* the counts themselves */
+    NC_METRIC_FALSE_POSITIVES = 8, /* */
+    NC_METRIC_TRUE_NEGATIVES = 9,  /* */
+    NC_METRIC_FALSE_NEGATIVES = 10,
+    /* Keras's AUC: the outputs clipped to [0, 1] fall into num_thresholds - 1
+     * buckets, bucket(p) = max(ceil(p (num_thresholds - 1)) - 1, 0) computed in
+     * the network's type; the confusion counts at thresholds i/(num_thresholds-1)
+     * give the ROC or precision-recall curve, whose area is a Riemann sum
+     * (interpolation: trapezoids for ROC and Davis & Goadrich's interpolation
+     * of true and false positives for PR; minoring / majoring: the lower /
+     * upper of the two ends of each interval). */
+    NC_METRIC_AUC = 11,
+    NC_METRIC_ROOT_MEAN_SQUARED_ERROR = 12 /* sqrt(mean((p - t)^2)) */
 } nc_metric;
+
+typedef enum nc_auc_curve { NC_AUC_ROC = 0, NC_AUC_PR = 1 } nc_auc_curve;
+typedef enum nc_auc_summation {
+    NC_AUC_INTERPOLATION = 0,
+    NC_AUC_MINORING = 1,
+    NC_AUC_MAJORING = 2
+} nc_auc_summation;
+
+/* The settings of one metric; a loop given none uses Keras's defaults
+ * (threshold 0.5; 200 thresholds, ROC, interpolation). */
+typedef struct nc_metric_params {
+    double threshold;           /* BINARY_ACCURACY and the confusion-matrix metrics */
+    size_t num_thresholds;      /* AUC: at least 2 */
+    nc_auc_curve curve;         /* AUC */
+    nc_auc_summation summation; /* AUC */
+} nc_metric_params;
+
+/* The doubles of state the metrics keep between batches (the confusion
+ * counts, AUC's buckets, the squared-error sums), which a loop's caller
+ * provides as metric_state; params may be NULL (the defaults). 0 for a
+ * metric list that needs none. */
+size_t nc_metric_state_size(const nc_metric *metrics, const nc_metric_params *params,
+                            size_t n_metrics);
 
 /* The most layers a network may have. */
 #define NC_MAX_LAYERS 256
@@ -586,14 +626,19 @@ typedef struct nc_train_options {
     nc_batch_fn batch_end;   /* after each batch's update, may be NULL */
     void *batch_ctx;
     nc_train_profile *profile; /* seconds per phase are added here; NULL: not measured */
+    const nc_metric_params *metric_params; /* n_metrics of them, or NULL: the defaults */
+    double *metric_state; /* nc_metric_state_size doubles (NULL when that is 0); the loop
+                             zeroes it first */
 } nc_train_options;
 
 struct nc_epoch_result {
     size_t batches_done, samples_done;
     double loss_sum;         /* sum over batches of batch_loss * batch_weight */
     double weight_sum;       /* sum over batches of batch_weight (= batch size) */
-    double metric_sums[8];   /* per metric, sum of per-sample values (accuracy: 0/1) */
-    double metric_counts[8]; /* per metric, the count it is a mean over */
+    double metric_sums[8];   /* per metric, sum of per-sample values (accuracy: 0/1); */
+    double metric_counts[8]; /* per metric, the count it is a mean over. A metric with
+                                state (nc_metric_state_size) has its value so far as its
+                                sum and 1 as its count */
     double last_loss;        /* the loss of the last batch attempted (NaN if none) */
 };
 
@@ -662,6 +707,8 @@ typedef struct nc_eval_options {
     nc_batch_fn batch_begin; /* may be NULL */
     nc_batch_fn batch_end;   /* may be NULL */
     void *batch_ctx;
+    const nc_metric_params *metric_params; /* as in nc_train_options */
+    double *metric_state;
 } nc_eval_options;
 
 /* Inference-mode loss and metrics over n samples, in batches: forward pass

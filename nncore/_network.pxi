@@ -15,6 +15,7 @@ from cpython.exc cimport PyErr_CheckSignals
 from cpython.pycapsule cimport PyCapsule_New
 from cpython.pythread cimport PyThread_get_thread_ident
 from libc.stdlib cimport calloc, free, malloc
+import math
 import time
 
 ACTIVATION_CODES = {
@@ -33,6 +34,20 @@ METRIC_CODES = {
     "categorical_accuracy": NC_METRIC_CATEGORICAL_ACCURACY,
     "sparse_categorical_accuracy": NC_METRIC_SPARSE_CATEGORICAL_ACCURACY,
     "mse": NC_METRIC_MSE, "mae": NC_METRIC_MAE,
+    "precision": NC_METRIC_PRECISION, "recall": NC_METRIC_RECALL,
+    "true_positives": NC_METRIC_TRUE_POSITIVES, "false_positives": NC_METRIC_FALSE_POSITIVES,
+    "true_negatives": NC_METRIC_TRUE_NEGATIVES, "false_negatives": NC_METRIC_FALSE_NEGATIVES,
+    "auc": NC_METRIC_AUC, "root_mean_squared_error": NC_METRIC_ROOT_MEAN_SQUARED_ERROR,
+}
+# The settings a metric may carry (a metric is its C name, or a pair of that
+# name and a tuple of (setting, value) pairs) and their values when not given.
+METRIC_SETTINGS = {
+    "threshold": 0.5, "num_thresholds": 200, "curve": "ROC", "summation_method": "interpolation",
+}
+AUC_CURVES = {"ROC": NC_AUC_ROC, "PR": NC_AUC_PR}
+AUC_SUMMATIONS = {
+    "interpolation": NC_AUC_INTERPOLATION, "minoring": NC_AUC_MINORING,
+    "majoring": NC_AUC_MAJORING,
 }
 OPTIMIZER_CODES = {
     "sgd": NC_OPT_SGD, "adam": NC_OPT_ADAM, "adamw": NC_OPT_ADAMW, "rmsprop": NC_OPT_RMSPROP,
@@ -473,12 +488,37 @@ cdef class Network:
             raise ValueError(f"y must have {n} rows like x; got {y.shape[0]}")
         return y, y.strides[0] // y.itemsize
 
-    cdef int _metric_codes(self, metrics, nc_metric *codes) except -1:
+    cdef object _metric_codes(self, metrics, nc_metric *codes, nc_metric_params *params):
+        """Fills codes and params for the metrics; returns the float64 array of
+        their state between batches (None when they keep none)."""
         if len(metrics) > MAX_METRICS:
             raise ValueError(f"at most {MAX_METRICS} metrics")
-        for k, name in enumerate(metrics):
+        for k, metric in enumerate(metrics):
+            name, settings = (metric, ()) if isinstance(metric, str) else metric
             codes[k] = _code(METRIC_CODES, name, "metric")
-        return 0
+            given = dict(settings)
+            unknown = set(given) - set(METRIC_SETTINGS)
+            if unknown:
+                raise ValueError(f"metric {name!r} has unknown settings {sorted(unknown)}")
+            values = {**METRIC_SETTINGS, **given}
+            threshold = values["threshold"]
+            if not (isinstance(threshold, (int, float)) and math.isfinite(threshold)):
+                raise ValueError(f"metric {name!r}: threshold must be a finite number; got "
+                                 f"{threshold!r}")
+            params[k].threshold = threshold
+            count = values["num_thresholds"]
+            if not isinstance(count, int) or isinstance(count, bool) or not 2 <= count <= 1 << 24:
+                raise ValueError(f"metric {name!r}: num_thresholds must be an integer from 2 "
+                                 f"to 2**24; got {count!r}")
+            params[k].num_thresholds = count
+            params[k].curve = _code(AUC_CURVES, values["curve"], "AUC curve")
+            params[k].summation = _code(AUC_SUMMATIONS, values["summation_method"],
+                                        "AUC summation_method")
+            if codes[k] >= NC_METRIC_PRECISION and self.net.loss == NC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY:
+                raise ValueError(f"metric {name!r} needs one target per output; the sparse "
+                                 "categorical loss has one class label per row")
+        cdef size_t size = nc_metric_state_size(codes, params, len(metrics))
+        return np.zeros(size, np.float64) if size else None
 
     # ------------------------------------------------------------ training
     def train_epoch(self, params, grads, opt_state, dict optimizer, x, y, sample_weight,
@@ -509,7 +549,8 @@ cdef class Network:
             raise ValueError(f"batch_size must be >= 1; got {batch_size}")
         metrics = list(metrics)
         cdef nc_metric metric_codes[8]
-        self._metric_codes(metrics, metric_codes)
+        cdef nc_metric_params metric_params[8]
+        metric_state = self._metric_codes(metrics, metric_codes, metric_params)
 
         state = _ProgressState()
         state.callback = progress
@@ -523,6 +564,8 @@ cdef class Network:
         options.seed = <uint64_t>seed
         options.metrics = metric_codes
         options.n_metrics = len(metrics)
+        options.metric_params = metric_params
+        options.metric_state = <double *>data_of(metric_state) if metric_state is not None else NULL
         options.progress = _progress_hook
         options.progress_ctx = <void *>state
         options.progress_interval_seconds = progress_interval
@@ -590,7 +633,8 @@ cdef class Network:
             raise ValueError(f"batch_size must be >= 1; got {batch_size}")
         metrics = list(metrics)
         cdef nc_metric metric_codes[8]
-        self._metric_codes(metrics, metric_codes)
+        cdef nc_metric_params metric_params[8]
+        metric_state = self._metric_codes(metrics, metric_codes, metric_params)
         state = _ProgressState()
         state.batch_begin = batch_begin
         state.batch_end = batch_end
@@ -599,6 +643,8 @@ cdef class Network:
         options.batch_size = batch_size if batch_size else min(n, 4096)
         options.metrics = metric_codes
         options.n_metrics = len(metrics)
+        options.metric_params = metric_params
+        options.metric_state = <double *>data_of(metric_state) if metric_state is not None else NULL
         options.batch_begin = <nc_batch_fn>_batch_begin_hook if batch_begin is not None else <nc_batch_fn>NULL
         options.batch_end = <nc_batch_fn>_batch_end_hook if batch_end is not None else <nc_batch_fn>NULL
         options.batch_ctx = <void *>state

@@ -193,8 +193,18 @@ class History(Callback):
 
 # Quantities that get better as they grow; every loss and error gets better as
 # it shrinks. Keras's mode="auto" asks the same of the monitored name.
-_MAXIMIZED = ("accuracy", "acc", "auc", "precision", "recall")
-_MINIMIZED_SUFFIXES = ("loss", "crossentropy", "error", "mse", "mae", "huber", "poisson")
+_MAXIMIZED = ("accuracy", "acc", "auc", "precision", "recall", "true_positives", "true_negatives")
+_MINIMIZED_SUFFIXES = (
+    "loss",
+    "crossentropy",
+    "error",
+    "mse",
+    "mae",
+    "huber",
+    "poisson",
+    "false_positives",
+    "false_negatives",
+)
 
 
 def _minimizing(monitor: str, mode: str, owner: str) -> bool:

@@ -131,6 +131,29 @@ cdef extern from "nncore.h" nogil:
         NC_METRIC_SPARSE_CATEGORICAL_ACCURACY
         NC_METRIC_MSE
         NC_METRIC_MAE
+        NC_METRIC_PRECISION
+        NC_METRIC_RECALL
+        NC_METRIC_TRUE_POSITIVES
+        NC_METRIC_FALSE_POSITIVES
+        NC_METRIC_TRUE_NEGATIVES
+        NC_METRIC_FALSE_NEGATIVES
+        NC_METRIC_AUC
+        NC_METRIC_ROOT_MEAN_SQUARED_ERROR
+
+    ctypedef enum nc_auc_curve:
+        NC_AUC_ROC
+        NC_AUC_PR
+
+    ctypedef enum nc_auc_summation:
+        NC_AUC_INTERPOLATION
+        NC_AUC_MINORING
+        NC_AUC_MAJORING
+
+    ctypedef struct nc_metric_params:
+        double threshold
+        size_t num_thresholds
+        nc_auc_curve curve
+        nc_auc_summation summation
 
     ctypedef enum nc_loss_scaling:
         NC_SCALING_KERAS
@@ -180,6 +203,8 @@ cdef extern from "nncore.h" nogil:
         nc_batch_fn batch_end
         void *batch_ctx
         nc_train_profile *profile
+        const nc_metric_params *metric_params
+        double *metric_state
 
     ctypedef struct nc_eval_options:
         size_t batch_size
@@ -188,6 +213,8 @@ cdef extern from "nncore.h" nogil:
         nc_batch_fn batch_begin
         nc_batch_fn batch_end
         void *batch_ctx
+        const nc_metric_params *metric_params
+        double *metric_state
 
 # ------------------------------------------------------------------ functions
 # Exported by nncore/cython_kernels.pyx (its forwarders are generated from
@@ -200,6 +227,8 @@ cdef nc_status nc_set_kernel(const char *name) noexcept nogil
 cdef void nc_set_num_threads(int n) noexcept nogil
 cdef int nc_get_num_threads() noexcept nogil
 cdef const char *nc_settings_notes() noexcept nogil
+cdef size_t nc_metric_state_size(const nc_metric *metrics, const nc_metric_params *params,
+                                 size_t n_metrics) noexcept nogil
 cdef nc_status nc_gemm_f32(size_t m, size_t n, size_t k, float alpha,
                            const float *a, ptrdiff_t a_rs, ptrdiff_t a_cs,
                            const float *b, ptrdiff_t b_rs, ptrdiff_t b_cs, float beta,

@@ -108,8 +108,7 @@ class Trainer:
         _refuse_unused_compile_settings(
             loss_weights, weighted_metrics, run_eagerly, steps_per_execution
         )
-        if loss_spec is not None:
-            _check_logits_metrics(loss_spec, metric_specs)
+        _check_logits_metrics(loss_spec, metric_specs, metrics)
         self._guard.begin_write("compile")
         try:
             same_optimizer = optimizer is self.optimizer and self._opt_state is not None
@@ -843,7 +842,7 @@ def _metric_specs(metric_list) -> list:
     specs = []
     for metric in metric_list:
         if isinstance(metric, metrics_module.Metric):
-            specs.append((metric.name, metric.c_name))
+            specs.append((metric.name, metric.c_metric))
         elif isinstance(metric, str) and metric in METRICS:
             specs.append((metric, METRICS[metric]))
         else:
@@ -884,17 +883,32 @@ def _refuse_unused_compile_settings(loss_weights, weighted_metrics, run_eagerly,
         )
 
 
-def _check_logits_metrics(loss_spec, metric_specs):
+def _check_logits_metrics(loss_spec, metric_specs, metric_list):
     """Refuses the metrics that would not mean what they mean in Keras with a
     from_logits or label_smoothing loss (the C loop computes metrics on the
-    probabilities and the targets the loss sees)."""
-    if not (loss_spec.from_logits or loss_spec.label_smoothing):
+    probabilities and the targets the loss sees). An AUC(from_logits=True)
+    reads the probabilities of a from_logits loss: the sigmoid Keras's AUC
+    applies to the logits."""
+    if isinstance(metric_list, metrics_module.Metric):
+        metric_list = [metric_list]
+    from_logits = {m.name for m in metric_list or [] if getattr(m, "from_logits", False) is True}
+    logits_loss = loss_spec is not None and loss_spec.from_logits
+    for name in from_logits:
+        if not (logits_loss and loss_spec.c_name == "binary_crossentropy"):
+            raise ValueError(
+                f"metric {name!r} with from_logits=True needs a "
+                "BinaryCrossentropy(from_logits=True) loss: nncore's network turns those "
+                "logits into the probabilities the metric reads"
+            )
+    if loss_spec is None or not (loss_spec.from_logits or loss_spec.label_smoothing):
         return
     setting = "from_logits=True" if loss_spec.from_logits else "label_smoothing"
     for name, metric in metric_specs:
         if metric == "accuracy" and loss_spec.c_name != "binary_crossentropy":
             continue
         if metric in ("categorical_accuracy", "sparse_categorical_accuracy"):
+            continue
+        if name in from_logits and not loss_spec.label_smoothing:
             continue
         raise ValueError(
             f"metric {name!r} with a {setting} loss is not supported: the C loop would "
