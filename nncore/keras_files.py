@@ -364,11 +364,14 @@ def _nncore_layers(specs) -> list:
                 class_name,
                 f"nncore cannot run this layer (it reads Sequential networks of {supported})",
             )
-        if config.get("trainable") is False:
-            _refuse(name, class_name, "frozen layers (trainable=False) are not supported yet")
+        trainable = config.get("trainable", True)
+        if not isinstance(trainable, bool):
+            _refuse(name, class_name, f"trainable must be true or false; got {trainable!r}")
         reader = _READERS[class_name]
         try:
             layer = None if reader is None else reader(config, name)
+            if layer is not None and not trainable:
+                layer.trainable = False  # frozen as in Keras: no update, gradients flow
         except KerasFileError:
             raise
         except (TypeError, ValueError) as exc:
@@ -531,10 +534,11 @@ def _trainable_variables(model, layer_list) -> list | None:
         weights = layer.get_weights()
         if weights and not isinstance(layer, (layers.Dense, layers.BatchNormalization)):
             return None
-        # a batch normalization's moving statistics are not Keras's trainable
-        # variables: the optimizer keeps nothing for them
+        # a batch normalization's moving statistics and a frozen layer's
+        # weights are not Keras's trainable variables: the optimizer keeps
+        # nothing for them
         for weight, name in zip(weights, layer._weight_names()):
-            if name not in ("moving_mean", "moving_variance"):
+            if layer.trainable and name not in ("moving_mean", "moving_variance"):
                 variables.append((offset, weight.shape, f"{layer.name} {name}"))
             offset += weight.size
     return variables if offset == model.count_params() else None
@@ -763,9 +767,14 @@ def _keras_config(model, keras_layers, with_compile=True) -> dict:
                 },
             )  # fmt: skip
         )
-    for class_name, config, _ in keras_layers:
+    for class_name, config, layer in keras_layers:
         layer_specs.append(
-            _keras_object("keras.layers", class_name, {**config, "trainable": True, "dtype": dtype})
+            _keras_object(
+                "keras.layers",
+                class_name,
+                # a Keras layer with no weights has nothing to freeze
+                {**config, "trainable": layer is None or layer.trainable, "dtype": dtype},
+            )
         )
     config = _keras_object(
         "keras",
@@ -803,14 +812,7 @@ def _write_optimizer_state(h5file, model, keras_layers, config) -> None:
     """optimizer/vars as Keras 3 writes it: iteration, learning_rate, then
     the moments of each trainable variable in Keras's order."""
     optimizer = model.optimizer
-    layer_configs = [spec["config"] for spec in config["config"]["layers"]]
-    layer_configs = layer_configs[len(layer_configs) - len(keras_layers) :]
-    trained = [
-        layer
-        for (_, _, layer), layer_config in zip(keras_layers, layer_configs)
-        if layer is not None and layer_config.get("trainable", True)
-    ]
-    variables = _trainable_variables(model, trained)
+    variables = _trainable_variables(model, [layer for _, _, layer in keras_layers if layer])
     if variables is None:
         warnings.warn(
             f"the state of the {type(optimizer).__name__} optimizer is not written: nncore "

@@ -383,3 +383,50 @@ def test_files_without_optimizer_state_warn(tmp_path):
         model = nncore.load_keras(rewrite_optimizer(tmp_path, "resume_adam.keras", drop))
     assert model.optimizer.iterations == 0
     assert not model.get_optimizer_state().any()
+
+
+def test_frozen_layers_stay_frozen_through_keras_files(tmp_path):
+    """trainable=False is written as Keras writes it and read back: the frozen
+    layers' weights keep still and Keras's optimizer keeps no state for them,
+    so training resumes identically."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((64, 4)).astype(np.float32)
+    y = nncore.utils.to_categorical(rng.integers(0, 3, 64), 3)
+    model = nncore.Sequential(
+        [
+            Input((4,)),
+            Dense(6, "relu", trainable=False),
+            nncore.layers.BatchNormalization(trainable=False),
+            Dense(5, "tanh"),
+            nncore.layers.BatchNormalization(),
+            Dense(3, "softmax"),
+        ],
+        seed=2,
+    )
+    model.compile("adam", "categorical_crossentropy")
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    path = tmp_path / "frozen.keras"
+    model.save(path)
+    layer_configs = json.loads(zipped(path, "config.json"))["config"]["layers"]
+    assert [c["config"]["trainable"] for c in layer_configs[1:]] == [
+        False,
+        False,
+        True,
+        True,
+        True,
+    ]
+    loaded = nncore.load_keras(path)
+    assert [layer.trainable for layer in loaded.layers] == [False, False, True, True, True]
+    # Keras's optimizer keeps its moments for the trainable variables only
+    with h5py.File(io.BytesIO(zipped(path, "model.weights.h5")), "r") as f:
+        n_vars = len(f["optimizer/vars"])
+    assert n_vars == 2 + 2 * (2 + 2 + 2)  # iteration, rate; m and v of 3 kernels/biases
+    assert np.array_equal(loaded.get_optimizer_state(), model.get_optimizer_state())
+    frozen = [w.copy() for w in loaded.layers[0].get_weights() + loaded.layers[1].get_weights()]
+    for m in (model, loaded):
+        m.train_on_batch(x[:16], y[:16])
+    assert all(
+        np.array_equal(a, b)
+        for a, b in zip(frozen, loaded.layers[0].get_weights() + loaded.layers[1].get_weights())
+    )
+    assert np.array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
