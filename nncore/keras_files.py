@@ -33,6 +33,7 @@ from nncore import losses as nncore_losses
 from nncore import metrics as nncore_metrics
 from nncore._validation import describe
 from nncore._version import __version__
+from nncore.io import write_file
 
 __all__ = [
     "load_keras",
@@ -864,19 +865,13 @@ def save_keras(model, path) -> None:
         _write_weights(h5file, model, keras_layers)
         if model.optimizer is not None:
             _write_optimizer_state(h5file, model, keras_layers, config)
-    # Written in full to a temporary file first: a failed save leaves no half-written file.
-    path = os.fspath(path)
-    temporary = f"{path}.{os.getpid()}.tmp"
-    try:
-        with zipfile.ZipFile(temporary, "w") as archive:
-            archive.writestr(_METADATA, json.dumps(metadata))
-            archive.writestr(_CONFIG, json.dumps(config))
-            archive.writestr(_WEIGHTS, buffer.getvalue())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    archive_bytes = io.BytesIO()
+    with zipfile.ZipFile(archive_bytes, "w") as archive:
+        archive.writestr(_METADATA, json.dumps(metadata))
+        archive.writestr(_CONFIG, json.dumps(config))
+        archive.writestr(_WEIGHTS, buffer.getvalue())
+    # atomic, as nncore's own files: a crash leaves the old file or the new one
+    write_file(path, archive_bytes.getvalue())
 
 
 def _check_weights_name(path: str):
@@ -892,8 +887,10 @@ def save_weights(model, path) -> None:
     _check_weights_name(path)
     _require_built(model, "save_weights")
     h5py = _h5py()
-    with h5py.File(path, "w") as h5file:
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as h5file:
         _write_weights(h5file, model, _keras_layers(model))
+    write_file(path, buffer.getvalue())
 
 
 def load_weights(model, path) -> None:

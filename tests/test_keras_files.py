@@ -430,3 +430,25 @@ def test_frozen_layers_stay_frozen_through_keras_files(tmp_path):
         for a, b in zip(frozen, loaded.layers[0].get_weights() + loaded.layers[1].get_weights())
     )
     assert np.array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+@pytest.mark.parametrize("name", ["m.keras", "m.weights.h5"])
+def test_a_failed_keras_save_leaves_the_old_file(tmp_path, monkeypatch, name):
+    """.keras and .weights.h5 files are written as nncore's own: to a temporary
+    file flushed to the disk, then renamed."""
+    path = tmp_path / name
+    model = keras_like_classifier()
+    model.build((None, 5))
+    save = model.save if name.endswith(".keras") else model.save_weights
+    save(path)
+    before = path.read_bytes()
+
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    model.set_weights([w + 1 for w in model.get_weights()])
+    with pytest.raises(OSError, match="No space"):
+        save(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == [name]
