@@ -33,7 +33,15 @@ import numpy as np
 from nncore import _core, io, keras_files, utils
 from nncore._validation import describe
 from nncore._version import __version__
-from nncore.layers import LAYER_CLASSES, Flatten, Input, Layer, _feature_count, unique_name
+from nncore.layers import (
+    LAYER_CLASSES,
+    Flatten,
+    Input,
+    Layer,
+    _feature_count,
+    _sample_shape,
+    unique_name,
+)
 from nncore.summary import summary_lines
 from nncore.training import LOSSES, METRICS, Trainer, _with_output_activation
 
@@ -197,7 +205,8 @@ class Sequential(Trainer):
             return
         if not isinstance(layer, Layer):
             raise TypeError(
-                f"layer must be an nncore layer (Dense, Activation, Dropout) or Input; "
+                f"layer must be an nncore layer (Dense, Activation, Dropout, "
+                f"BatchNormalization, Flatten, ...) or Input; "
                 f"got {describe(layer)}"
             )
         if layer._model is not None:
@@ -235,16 +244,33 @@ class Sequential(Trainer):
         layer._model = self
 
     def build(self, input_shape=None) -> None:
-        """Creates the weights for inputs of the given width ((None, n) or (n,) or n)."""
+        """Creates the weights for inputs of the given width ((None, n) or (n,) or
+        n), or, for a model whose first layer is Flatten, samples of the given
+        shape ((None, d1, d2, ...))."""
+        sample_shape = self._sample_shape
         if input_shape is None:
             if self._input_dim is None:
                 raise ValueError("build() needs input_shape: the model does not know its inputs")
             n_in = self._input_dim
+        elif isinstance(input_shape, (tuple, list)) and len(input_shape) > 2:
+            if not self._layers or not isinstance(self._layers[0], Flatten):
+                raise ValueError(
+                    f"input_shape {tuple(input_shape)} has samples of more than one dimension: "
+                    "the model's first layer must be Flatten() (Keras would apply Dense to the "
+                    "last axis, nncore does not)"
+                )
+            sample_shape = _sample_shape(tuple(input_shape[1:]), "input_shape")
+            n_in = math.prod(sample_shape)
         else:
             if isinstance(input_shape, (tuple, list)) and len(input_shape) == 2:
                 input_shape = input_shape[1:]
             n_in = _feature_count(input_shape, "input_shape")
         if self.built:
+            if sample_shape != self._sample_shape:
+                raise ValueError(
+                    f"the model is built for samples of shape {self.input_shape[1:]}; got "
+                    f"input_shape {input_shape!r}"
+                )
             if n_in != self._input_dim:
                 raise ValueError(
                     f"the model is built for {self._input_dim} input features; got {n_in}"
@@ -252,6 +278,7 @@ class Sequential(Trainer):
             return
         self._build(n_in)
         self._input_dim = n_in
+        self._sample_shape = sample_shape
 
     def _build(self, n_in: int, layers=None) -> None:
         """Creates the network for inputs of width n_in, all or nothing.

@@ -455,3 +455,30 @@ def test_weight_slices_follow_keras_order():
     assert net.weight_slices() == [(0, (2, 3)), (6, (3,)), (9, (3,)), (12, (3,)), (15, (3,)),
                                    (18, (3,)), (21, (3,)), (24, (3,)), (27, (3,))]  # fmt: skip
     assert net.n_params == 30
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reference", [False, True])
+def test_kernels_take_row_strides(dtype, reference):
+    """Blocks of wider matrices (a row stride above the width) give what their
+    contiguous copies give."""
+    rng = np.random.default_rng(13)
+    m, n = 9, 70
+    big = columns(rng, m, n + 5, dtype)
+    x = big[:, 3 : 3 + n]
+    dy_big = rng.standard_normal((m, n + 9)).astype(dtype)
+    dy = dy_big[:, 1 : 1 + n]
+    gamma, beta = rng.uniform(0.5, 2, n).astype(dtype), rng.standard_normal(n).astype(dtype)
+    results = []
+    for xs, dys in ((x, dy), (np.ascontiguousarray(x), np.ascontiguousarray(dy))):
+        mean, var = np.empty(n, dtype), np.empty(n, dtype)
+        _core.batch_norm_stats(xs, mean, var, reference=reference)
+        y = np.zeros((m, n + 4), dtype)[:, 2 : 2 + n]
+        _core.batch_norm_forward(xs, mean, var, gamma, beta, 1e-3, y, reference=reference)
+        dgamma, dbeta = np.empty(n, dtype), np.empty(n, dtype)
+        dx = np.zeros((m, n + 6), dtype)[:, 4 : 4 + n]
+        _core.batch_norm_backward(xs, mean, var, gamma, 1e-3, True, dys, dgamma, dbeta, dx,
+                                  reference=reference)  # fmt: skip
+        results.append((mean, var, y.copy(), dgamma, dbeta, dx.copy()))
+    for strided, contiguous in zip(*results):
+        np.testing.assert_array_equal(strided, contiguous)

@@ -253,3 +253,14 @@ def test_flatten_models_go_through_files_and_json(tmp_path):
     first = nncore.Sequential([Flatten(input_shape=(3, 4)), Dense(2)])
     assert first.input_shape == (None, 3, 4)
     assert nncore.Sequential.from_config(first.get_config()).input_shape == (None, 3, 4)
+
+
+def test_build_takes_the_sample_shape_of_a_flatten_model():
+    model = nncore.Sequential([Flatten(), Dense(2)], seed=0)
+    model.build((None, 3, 4))
+    assert model.input_shape == (None, 3, 4) and model.count_params() == 26
+    model.build((None, 3, 4))  # again: nothing changes
+    with pytest.raises(ValueError, match=r"built for samples of shape \(3, 4\)"):
+        model.build((None, 4, 3))
+    with pytest.raises(ValueError, match="first layer must be Flatten"):
+        nncore.Sequential([Dense(2)]).build((None, 3, 4))
