@@ -3,6 +3,7 @@
  * formulas are Keras's (keras.metrics), so that a Keras user reads the same
  * figures: see nncore.h for each metric. */
 #include <math.h>
+#include <string.h>
 
 #include "metrics.h"
 
@@ -47,8 +48,8 @@ size_t nc_metric_state_size(const nc_metric *metrics, const nc_metric_params *pa
     return size;
 }
 
-nc_status nc_metrics_check(const nc_network *net, const nc_metric *metrics,
-                           const nc_metric_params *params, size_t n_metrics, const double *state)
+nc_status nc_metrics_start(const nc_network *net, const nc_metric *metrics,
+                           const nc_metric_params *params, size_t n_metrics, double *state)
 {
     if (n_metrics > 8 || (n_metrics && !metrics))
         return NC_ERR_INVALID_ARGUMENT;
@@ -67,8 +68,11 @@ nc_status nc_metrics_check(const nc_network *net, const nc_metric *metrics,
              (unsigned)p.summation > (unsigned)NC_AUC_MAJORING))
             return NC_ERR_INVALID_ARGUMENT;
     }
-    if (!state && nc_metric_state_size(metrics, params, n_metrics) > 0)
+    const size_t size = nc_metric_state_size(metrics, params, n_metrics);
+    if (size > 0 && !state)
         return NC_ERR_INVALID_ARGUMENT;
+    if (size > 0)
+        memset(state, 0, size * sizeof(double));
     return NC_OK;
 }
 

@@ -19,11 +19,12 @@ nc_metric_params nc_metric_params_of(const nc_metric_params *params, size_t k);
 /* Doubles of state one metric keeps between batches (0 for the plain means). */
 size_t nc_metric_state_len(nc_metric metric, const nc_metric_params *p);
 
-/* NC_OK when every metric is known, its settings valid, it fits the network's
- * targets (the confusion-matrix metrics, AUC and RMSE read one target per
- * output, so not sparse labels), and state is given when the list needs it. */
-nc_status nc_metrics_check(const nc_network *net, const nc_metric *metrics,
-                           const nc_metric_params *params, size_t n_metrics, const double *state);
+/* Checks the metrics of a loop and zeroes their state: NC_OK when every
+ * metric is known, its settings valid, it fits the network's targets (the
+ * confusion-matrix metrics, AUC and RMSE read one target per output, so not
+ * sparse labels), and state is given when the list needs it. */
+nc_status nc_metrics_start(const nc_network *net, const nc_metric *metrics,
+                           const nc_metric_params *params, size_t n_metrics, double *state);
 
 /* The value of a metric with state, from that state. */
 double nc_metric_value(nc_metric metric, const nc_metric_params *p, const double *state);

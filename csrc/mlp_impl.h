@@ -709,14 +709,10 @@ static nc_status NET(train_epoch)(const nc_network *net, nc_optimizer *opt, T *p
     nc_status status = NET(check_call)(net, batch_size, workspace, workspace_bytes);
     if (status != NC_OK)
         return status;
-    status = nc_metrics_check(net, options->metrics, options->metric_params, options->n_metrics,
+    status = nc_metrics_start(net, options->metrics, options->metric_params, options->n_metrics,
                               options->metric_state);
     if (status != NC_OK)
         return status;
-    if (options->metric_state)
-        memset(options->metric_state, 0,
-               nc_metric_state_size(options->metrics, options->metric_params, options->n_metrics) *
-                   sizeof(double));
     size_t ranges[4 * NC_MAX_LAYERS];
     const size_t n_ranges = NET(trainable_ranges)(net, ranges);
     memset(result, 0, sizeof *result);
@@ -854,14 +850,10 @@ static nc_status NET(evaluate)(const nc_network *net, const T *params, size_t n,
     nc_status status = NET(check_call)(net, batch_size, workspace, workspace_bytes);
     if (status != NC_OK)
         return status;
-    status = nc_metrics_check(net, options->metrics, options->metric_params, options->n_metrics,
+    status = nc_metrics_start(net, options->metrics, options->metric_params, options->n_metrics,
                               options->metric_state);
     if (status != NC_OK)
         return status;
-    if (options->metric_state)
-        memset(options->metric_state, 0,
-               nc_metric_state_size(options->metrics, options->metric_params, options->n_metrics) *
-                   sizeof(double));
     memset(result, 0, sizeof *result);
     result->last_loss = NAN;
     NET(buffers) buf;

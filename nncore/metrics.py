@@ -173,32 +173,29 @@ class _ConfusionMetric(Metric):
         return {} if self.threshold == 0.5 else {"threshold": self.threshold}
 
 
-class Precision(_ConfusionMetric):
+class _RateMetric(_ConfusionMetric):
+    """Precision and Recall: Keras's top_k and class_id (None only)."""
+
+    def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
+        _unsupported(type(self).__name__, top_k=top_k, class_id=class_id)
+        super().__init__(thresholds, name, dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "top_k": None, "class_id": None}
+
+
+class Precision(_RateMetric):
     """true_positives / (true_positives + false_positives); 0 while nothing
     is predicted positive."""
 
     c_name = "precision"
 
-    def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
-        _unsupported("Precision", top_k=top_k, class_id=class_id)
-        super().__init__(thresholds, name, dtype)
 
-    def get_config(self):
-        return {**super().get_config(), "top_k": None, "class_id": None}
-
-
-class Recall(_ConfusionMetric):
+class Recall(_RateMetric):
     """true_positives / (true_positives + false_negatives); 0 while no label
     is positive."""
 
     c_name = "recall"
-
-    def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
-        _unsupported("Recall", top_k=top_k, class_id=class_id)
-        super().__init__(thresholds, name, dtype)
-
-    def get_config(self):
-        return {**super().get_config(), "top_k": None, "class_id": None}
 
 
 class TruePositives(_ConfusionMetric):
