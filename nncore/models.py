@@ -121,6 +121,7 @@ class Sequential(Trainer):
         # The shape of one sample when it has more than one dimension (the
         # model's first layer is then a Flatten), else None.
         self._sample_shape = None
+        self._data_sample_shape = None  # the sample shape of data about to build it
         # Set by _build when the input width is known:
         self._params = None
         self._grads = None

@@ -199,6 +199,9 @@ class Trainer:
                 f"{name} must have samples of shape {expected}, the model's input; got shape "
                 f"{x.shape}"
             )
+        if expected is None and not self.built:
+            # the shape the model takes once this data builds it (_ensure_built)
+            self._data_sample_shape = x.shape[1:]
         return x.reshape(x.shape[0], math.prod(x.shape[1:]))
 
     def _features(self, X, name: str, *, allow_empty: bool = False) -> np.ndarray:
@@ -304,14 +307,20 @@ class Trainer:
 
     def _ensure_built(self, n_in: int):
         """Builds for inputs of width n_in if needed and checks the C network; all or nothing."""
-        saved = self._build_state(), self._input_dim
+        saved = self._build_state(), self._input_dim, self._sample_shape
         if not self.built:
             self._build(n_in)
             self._input_dim = n_in
+            # samples of more than one dimension, as the data that builds it
+            # has them (Flatten first): later data must have the same shape
+            shape = self._data_sample_shape
+            if shape is not None and math.prod(shape) == n_in:
+                self._sample_shape = shape
+        self._data_sample_shape = None
         try:
             self._network()
         except BaseException:
-            (state, self._input_dim) = saved
+            (state, self._input_dim, self._sample_shape) = saved
             self._restore_build_state(state)
             raise
 
@@ -479,8 +488,10 @@ class Trainer:
                     "validation_data must be a tuple (X_val, y_val) or (X_val, y_val, "
                     f"sample_weight_val); got {describe(validation_data)}"
                 )
-            saved_input_dim = self._input_dim
+            saved_shapes = self._input_dim, self._sample_shape
             self._input_dim = x.shape[1]
+            if self._sample_shape is None and not self.built:
+                self._sample_shape = self._data_sample_shape
             try:
                 validation = self._data(
                     validation_data[0],
@@ -489,7 +500,7 @@ class Trainer:
                     ("validation_data[0]", "validation_data[1]", "validation_data[2]"),
                 )
             finally:
-                self._input_dim = saved_input_dim
+                self._input_dim, self._sample_shape = saved_shapes
         elif validation_split > 0:
             split_at = int(math.floor(x.shape[0] * (1.0 - validation_split)))
             if split_at == 0 or split_at == x.shape[0]:

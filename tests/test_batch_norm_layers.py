@@ -264,3 +264,29 @@ def test_build_takes_the_sample_shape_of_a_flatten_model():
         model.build((None, 4, 3))
     with pytest.raises(ValueError, match="first layer must be Flatten"):
         nncore.Sequential([Dense(2)]).build((None, 3, 4))
+
+
+def test_data_that_builds_a_flatten_model_fixes_its_sample_shape():
+    """As in Keras, the first data a Flatten-first model sees sets its input
+    shape; later data of another sample shape is refused even when it has as
+    many values per sample. A call refused before building leaves it unset."""
+    rng = np.random.default_rng(6)
+    x, y = rng.standard_normal((8, 3, 4)), rng.standard_normal((8, 2))
+    model = nncore.Sequential([Flatten(), Dense(2)], seed=0, dtype="float64")
+    model.compile("sgd", "mse")
+    with pytest.raises(ValueError, match="y must have one row per sample"):
+        model.fit(rng.standard_normal((8, 6, 2)), y[:5], verbose=0)
+    assert not model.built and model.input_shape is None
+    with pytest.raises(
+        ValueError, match=r"validation_data\[0\] must have samples of shape \(3, 4\)"
+    ):
+        model.fit(x, y, validation_data=(x.reshape(8, 4, 3), y), verbose=0)
+    assert not model.built
+    model.fit(x, y, epochs=1, verbose=0)
+    assert model.input_shape == (None, 3, 4)
+    with pytest.raises(ValueError, match=r"samples of shape \(3, 4\)"):
+        model.predict(x.reshape(8, 2, 6), verbose=0)
+    np.testing.assert_array_equal(
+        model.predict(x, verbose=0),
+        x.reshape(8, 12) @ model.get_weights()[0] + model.get_weights()[1],
+    )
