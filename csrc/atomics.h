@@ -4,9 +4,10 @@
  * on nothing of nncore.
  *
  * Compiler builtins rather than <stdatomic.h>: MSVC offers that header only
- * behind an experimental switch. On GCC and Clang the builtins compile to
- * plain loads and stores on x86-64 and AArch64, so reading a setting on
- * every kernel call costs what reading a plain global does.
+ * behind an experimental switch. On GCC and Clang the relaxed and acquire
+ * loads compile to plain loads on x86-64 (LDR and LDAR on AArch64), so
+ * reading a setting on every kernel call costs about what reading a plain
+ * global does.
  */
 #ifndef NNCORE_ATOMICS_H
 #define NNCORE_ATOMICS_H

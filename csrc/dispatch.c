@@ -6,7 +6,7 @@
  * The table in use is an atomic pointer to one of the constant tables
  * below: nc_set_kernel may switch it while kernels run on other threads
  * (each call keeps the table it read first), and reading it costs a plain
- * load on x86-64 and AArch64.
+ * load on x86-64 (an LDAR on AArch64).
  */
 #include <stdio.h>
 #include <stdlib.h>

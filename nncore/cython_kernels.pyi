@@ -8,6 +8,17 @@ import numpy as np
 __pyx_capi__: dict[str, Any]
 
 def _gemm_blocking(dtype: Any) -> dict[str, int]: ...
+def _gemm_plan(
+    blocks: dict[str, int],
+    itemsize: int,
+    threads: int,
+    m: int,
+    n: int,
+    k: int,
+    a_strides: tuple[int, int],
+    b_strides: tuple[int, int],
+    c_strides: tuple[int, int],
+) -> dict[str, Any]: ...
 
 class NetworkSnapshot:
     itemsize: int

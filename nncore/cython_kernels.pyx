@@ -34,6 +34,43 @@ def _gemm_blocking(dtype):
             "parallel_work": blocks.parallel_work}
 
 
+cdef extern from "gemm_plan.h" nogil:
+    ctypedef struct nc_gemm_shape:
+        size_t m, n, k
+        ptrdiff_t a_rs, a_cs, b_rs, b_cs, c_rs, c_cs
+
+    ctypedef struct nc_gemm_plan:
+        int transpose, small, copy_b, swap, threads, split
+        size_t panel, panels, kc, mc, nc
+
+    int NC_GEMM_SPLIT_ROWS, NC_GEMM_SPLIT_COLUMNS
+    void nc_gemm_make_plan(const nc_gemm_blocking *blocks, size_t element_size, int threads,
+                           const nc_gemm_shape *shape, nc_gemm_plan *plan)
+
+
+def _gemm_plan(blocks, itemsize, threads, m, n, k, a_strides, b_strides, c_strides):
+    """What the GEMM driver decides for a product (an internal struct, not
+    part of the C API): m x k times k x n, strides in elements as
+    (row, column) pairs, on a path with the block sizes `blocks` (a dict as
+    _gemm_blocking returns), for the tests of those decisions."""
+    cdef nc_gemm_blocking table
+    table.mr, table.nr, table.kc = blocks["mr"], blocks["nr"], blocks["kc"]
+    table.mc, table.nc = blocks["mc"], blocks["nc"]
+    table.small_work, table.parallel_work = blocks["small_work"], blocks["parallel_work"]
+    cdef nc_gemm_shape shape
+    shape.m, shape.n, shape.k = m, n, k
+    shape.a_rs, shape.a_cs = a_strides
+    shape.b_rs, shape.b_cs = b_strides
+    shape.c_rs, shape.c_cs = c_strides
+    cdef nc_gemm_plan plan
+    nc_gemm_make_plan(&table, itemsize, threads, &shape, &plan)
+    split = {NC_GEMM_SPLIT_ROWS: "rows", NC_GEMM_SPLIT_COLUMNS: "columns"}.get(plan.split, "none")
+    return {"transpose": bool(plan.transpose), "small": bool(plan.small),
+            "copy_b": bool(plan.copy_b), "swap": bool(plan.swap), "threads": plan.threads,
+            "split": split, "panel": plan.panel, "panels": plan.panels, "kc": plan.kc,
+            "mc": plan.mc, "nc": plan.nc}
+
+
 cdef class NetworkSnapshot:
     def __cinit__(self):
         self._layers = NULL

@@ -28,8 +28,9 @@ def depth_for(work, m, n, least=1):
     return max(least, work // (m * n) + 1)
 
 
-def split_shapes(blocks):
-    """(m, n, k, what) just past the split boundaries of one GEMM path.
+def split_shapes(blocks, itemsize):
+    """(m, n, k, what, threads) just past the split boundaries of one GEMM
+    path for that many threads.
 
     The packed products are run with B transposed: neither operand then has
     the unit stride the small kernel needs, so the packed driver runs at any
@@ -37,6 +38,8 @@ def split_shapes(blocks):
     mr, nr = blocks["mr"], blocks["nr"]
     packed_work = 8 * blocks["parallel_work"]
     shapes = []
+    # the widest block of B the packed driver packs at once (the plan's nc)
+    nc = planned(blocks, itemsize, 2, mr, 8192, 4096, (1, 4096))["nc"]
     for threads in (2, 3):
         # packed driver, rows split in whole MR panels (A the larger operand)
         n = nr + 1
@@ -44,21 +47,29 @@ def split_shapes(blocks):
         for q in (first, first + 1):
             for m in (mr * threads * q - 1, mr * threads * q + 1, mr * (threads * q + 1) + 1):
                 k = max(depth_for(packed_work, m, n), 4096 // n + 1)
-                shapes.append((m, n, k, "packed rows"))
-        # packed driver, columns split in whole NR panels (two row panels)
+                shapes.append((m, n, k, "packed rows", threads))
+        # packed driver, columns split in whole NR panels (two row panels),
+        # also across more than one NC block of B
         m = mr + 1
         for q in (1, 2):
             for n in (nr * threads * q - 1, nr * threads * q + 1, nr * (threads * q + 1) + 1):
                 k = max(depth_for(packed_work, m, n), 4096 // n + 1)
-                shapes.append((m, n, k, "packed columns"))
+                shapes.append((m, n, k, "packed columns", threads))
+        for n in (nc + 2 * nr + 1, 2 * nc + 1):
+            shapes.append((m, n, depth_for(packed_work, m, n), "packed columns", threads))
         # small kernel (C no wider than NR), rows split in groups of 6
         n = nr
         for q in (2, 3):
             for m in (6 * threads * q - 1, 6 * threads * q + 1, 6 * (threads * q + 1) + 1):
                 k = depth_for(blocks["parallel_work"], m, n)
                 assert k <= 1024, "the small kernel takes products this deep"
-                shapes.append((m, n, k, "small rows"))
+                shapes.append((m, n, k, "small rows", threads))
     return shapes
+
+
+def planned(blocks, itemsize, threads, m, n, k, b_strides):
+    """The driver's plan for A (m x k, by rows) times B with `b_strides`."""
+    return cython_kernels._gemm_plan(blocks, itemsize, threads, m, n, k, (k, 1), b_strides, (n, 1))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -67,11 +78,27 @@ def test_gemm_splits_write_every_element_with_the_same_bits(
 ):
     for path in kernel_paths:
         _core.set_kernel(path)
-        for m, n, k, what in split_shapes(cython_kernels._gemm_blocking(dtype)):
+        blocks = cython_kernels._gemm_blocking(dtype)
+        itemsize = np.dtype(dtype).itemsize
+        for m, n, k, what, split_threads in split_shapes(blocks, itemsize):
             a = rng.standard_normal((m, k)).astype(dtype)
             b = rng.standard_normal((k, n)).astype(dtype)
             if what != "small rows":
                 b = np.ascontiguousarray(b.T).T
+            # the shape reaches the split it probes (the small kernel's just
+            # below two tiles per thread: none)
+            plan = planned(
+                blocks,
+                itemsize,
+                split_threads,
+                m,
+                n,
+                k,
+                (b.strides[0] // itemsize, b.strides[1] // itemsize),
+            )
+            route = ("small " if plan["small"] else "packed ") + plan["split"]
+            meant = "small none" if what == "small rows" and m < 12 * split_threads else what
+            assert route == meant, (path, m, n, k, split_threads, plan)
             want = a.astype(np.float64) @ b.astype(np.float64)
             tol = 4 * k * np.finfo(dtype).eps * (np.abs(a) @ np.abs(b))
             results = []
