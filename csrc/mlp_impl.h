@@ -913,7 +913,7 @@ static nc_status NET(loss_grad)(const nc_network *net, const T *params, T *grads
 /* ------------------------------------------------------ entry points */
 
 /* Each runs with denormals flushed to zero and gives the caller's
- * floating-point mode back on return (cpu.h, nc_fp_flush_denormals). */
+ * floating-point mode back on return (runtime.h, nc_fp_flush_denormals). */
 
 nc_status NET(nc_network_train_epoch)(const nc_network *net, nc_optimizer *opt, T *params, T *grads,
                                       T *opt_state, size_t n, const T *x, ptrdiff_t x_rs,

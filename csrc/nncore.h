@@ -68,8 +68,9 @@ typedef struct nc_cpu_info {
 void nc_cpu_features(nc_cpu_info *info);
 
 /* Forces a kernel path by name; NC_ERR_INVALID_ARGUMENT if unknown or not
- * supported by this CPU. For tests and diagnostics: call it while no kernel
- * runs on another thread (the table it fills is read without a lock). */
+ * supported by this CPU. For tests and diagnostics: a call already running
+ * finishes on the path it started with (each reads the choice once), later
+ * calls take the new one, so results may mix paths while threads run. */
 nc_status nc_set_kernel(const char *name);
 
 /* Threads used by the kernels and the training loop (>= 1). The initial value
