@@ -25,6 +25,7 @@ import re
 import shutil
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from glob import glob
 
 import numpy as np
@@ -98,6 +99,10 @@ class BuildExt(build_ext):
             werror = ["-Werror"] if os.environ.get("NNCORE_WERROR", "1") != "0" else []
         else:
             base, werror = ["/O2", "/std:c11"], []
+        if family == "unix" and not self.parallel:
+            # One compiler per core: the csrc/ files side by side, then the two
+            # modules (their Cython C is most of the build).
+            self.parallel = os.cpu_count() or 1
         omp_compile, omp_link = self.openmp_flags(family)
         for ext in self.extensions:
             ext.extra_compile_args = list(base)
@@ -114,12 +119,15 @@ class BuildExt(build_ext):
         macros = [("NNCORE_HAVE_" + isa_of(p).upper(), "1") for p in isa_files]
         if omp_compile:
             macros.append(("NNCORE_OPENMP", "1"))
-        objects = self.compile_c(PORTABLE_SOURCES, macros, flags, ext.depends)
+        jobs = [([path], macros, flags) for path in PORTABLE_SOURCES]
         for path in isa_files:
             isa = isa_of(path)
             macro = [("NNCORE_HAVE_" + isa.upper(), "1")]
-            objects += self.compile_c([path], macro, flags + ISA_FLAGS[family][isa], ext.depends)
-        return objects
+            jobs.append(([path], macro, flags + ISA_FLAGS[family][isa]))
+        workers = int(self.parallel) if family == "unix" and self.parallel else 1
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            done = pool.map(lambda job: self.compile_c(*job, ext.depends), jobs)
+            return [obj for objects in done for obj in objects]
 
     def compile_c(self, sources, macros, flags, depends):
         return self.compiler.compile(

