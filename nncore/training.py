@@ -210,6 +210,12 @@ class Trainer:
         x = float_array(X, name, allow_int=True)
         if x.ndim > 2:
             x = self._flattened(x, name)
+        elif self._sample_shape is not None and x.ndim == 2:
+            # as Keras, which checks each sample against the model's input shape
+            raise ValueError(
+                f"{name} must have samples of shape {self._sample_shape}, the model's input; "
+                f"got shape {x.shape} (reshape it to {(x.shape[0], *self._sample_shape)})"
+            )
         if x.ndim != 2:
             hint = " (reshape a single feature with X.reshape(-1, 1))" if x.ndim == 1 else ""
             raise ValueError(f"{name} must be 2-D (samples, features); got shape {x.shape}{hint}")
@@ -679,6 +685,7 @@ class Trainer:
             and steps is None
             and callbacks is None
             and type(X) is np.ndarray
+            and self._sample_shape is None  # C would take rows of samples of another shape
         ):
             # The common case, checked in C (shape, dtype, layout, finiteness) so that
             # one row costs little more than the call; anything unusual, including

@@ -286,6 +286,8 @@ def test_data_that_builds_a_flatten_model_fixes_its_sample_shape():
     assert model.input_shape == (None, 3, 4)
     with pytest.raises(ValueError, match=r"samples of shape \(3, 4\)"):
         model.predict(x.reshape(8, 2, 6), verbose=0)
+    with pytest.raises(ValueError, match=r"samples of shape \(3, 4\).*reshape it to \(8, 3, 4\)"):
+        model.predict(x.reshape(8, 12), verbose=0)
     np.testing.assert_array_equal(
         model.predict(x, verbose=0),
         x.reshape(8, 12) @ model.get_weights()[0] + model.get_weights()[1],
