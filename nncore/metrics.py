@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 
+from nncore import _core
 from nncore._validation import describe, positive_int, real_number
 
 __all__ = [
@@ -53,13 +54,18 @@ class Metric:
 
     def _c_settings(self) -> dict:
         """The settings the C loop takes for this metric (nncore._core's
-        METRIC_SETTINGS), those at their defaults left out."""
+        METRIC_SETTINGS names them and holds their defaults)."""
         return {}
 
     @property
     def c_metric(self):
-        """The metric as the C loop takes it: its C name, or (C name, settings)."""
-        settings = self._c_settings()
+        """The metric as the C loop takes it: its C name, or (C name, the
+        settings not at their defaults)."""
+        settings = {
+            key: value
+            for key, value in self._c_settings().items()
+            if value != _core.METRIC_SETTINGS[key]
+        }
         return (self.c_name, tuple(sorted(settings.items()))) if settings else self.c_name
 
     def __repr__(self):
@@ -108,7 +114,7 @@ class BinaryAccuracy(Metric):
         return {**super().get_config(), "threshold": self.threshold}
 
     def _c_settings(self):
-        return {} if self.threshold == 0.5 else {"threshold": self.threshold}
+        return {"threshold": self.threshold}
 
 
 class CategoricalAccuracy(Metric):
@@ -170,7 +176,7 @@ class _ConfusionMetric(Metric):
         return {**super().get_config(), "thresholds": self.thresholds}
 
     def _c_settings(self):
-        return {} if self.threshold == 0.5 else {"threshold": self.threshold}
+        return {"threshold": self.threshold}
 
 
 class _RateMetric(_ConfusionMetric):
@@ -291,13 +297,11 @@ class AUC(Metric):
         }
 
     def _c_settings(self):
-        settings = {
+        return {
             "num_thresholds": self.num_thresholds,
             "curve": self.curve,
             "summation_method": self.summation_method,
         }
-        defaults = {"num_thresholds": 200, "curve": "ROC", "summation_method": "interpolation"}
-        return {k: v for k, v in settings.items() if v != defaults[k]}
 
 
 # Keras's metrics that the C loop does not compute -> what to compute them with
