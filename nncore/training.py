@@ -186,7 +186,6 @@ class Trainer:
         layer is Flatten (a view of x when its rows are contiguous)."""
         from nncore.layers import Flatten
 
-        expected = self._sample_shape
         if not isinstance(self._layers[0], Flatten):
             wanted = f"(samples, {self._input_dim})" if self._input_dim else "(samples, features)"
             raise ValueError(
@@ -194,12 +193,7 @@ class Trainer:
                 "Dense to the last axis of such data, nncore does not (add Flatten() as the "
                 "first layer to take each sample as one row of features)"
             )
-        if expected is not None and x.shape[1:] != expected:
-            raise ValueError(
-                f"{name} must have samples of shape {expected}, the model's input; got shape "
-                f"{x.shape}"
-            )
-        if expected is None and not self.built:
+        if self._sample_shape is None and not self.built:
             # the shape the model takes once this data builds it (_ensure_built)
             self._data_sample_shape = x.shape[1:]
         return x.reshape(x.shape[0], math.prod(x.shape[1:]))
@@ -208,14 +202,14 @@ class Trainer:
         if not self._layers:
             raise ValueError(f"model {self.name!r} has no layers yet: add() some first")
         x = float_array(X, name, allow_int=True)
-        if x.ndim > 2:
-            x = self._flattened(x, name)
-        elif self._sample_shape is not None and x.ndim == 2:
+        if self._sample_shape is not None and x.ndim >= 2 and x.shape[1:] != self._sample_shape:
             # as Keras, which checks each sample against the model's input shape
             raise ValueError(
                 f"{name} must have samples of shape {self._sample_shape}, the model's input; "
                 f"got shape {x.shape} (reshape it to {(x.shape[0], *self._sample_shape)})"
             )
+        if x.ndim > 2:
+            x = self._flattened(x, name)
         if x.ndim != 2:
             hint = " (reshape a single feature with X.reshape(-1, 1))" if x.ndim == 1 else ""
             raise ValueError(f"{name} must be 2-D (samples, features); got shape {x.shape}{hint}")
